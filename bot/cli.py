@@ -1,0 +1,181 @@
+"""The ``urapolku`` command.
+
+    urapolku run       the bot (long polling against TELEGRAM_API_URL)
+    urapolku chat      the same bot in this terminal: no token, no network
+    urapolku check     check dialogs and content; file:line errors
+    urapolku migrate   bring the database schema up to date
+
+Operator mistakes (a bad setting, broken content) end with one clear message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logsetup import setup_logging
+from bot.yamlsource import ContentError, Severity
+
+log = logging.getLogger("urapolku")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="urapolku", description="Urapolku — the job seeker's front door bot."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", help="run the bot (without BOT_TOKEN in a terminal: the terminal chat)"
+    )
+    run.add_argument(
+        "--no-chat-fallback", action="store_true", help="fail instead of starting the terminal chat"
+    )
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, no Telegram needed")
+    chat.add_argument(
+        "--lang", choices=["fi", "sv", "en"], default=None, help="your Telegram language"
+    )
+    chat.add_argument("--user-id", type=int, default=1, help="pretend to be this Telegram user id")
+    chat.add_argument("--name", default="Testi", help="your first name")
+    chat.add_argument(
+        "--reset", action="store_true", help="forget this user first and start from the beginning"
+    )
+
+    check = sub.add_parser("check", help="check dialogs and content files")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"urapolku: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
+    setup_logging(
+        "WARNING" if args.command in {"chat", "check"} else settings.log_level,
+        settings.log_format,
+        secrets,
+    )
+    try:
+        if args.command == "check":
+            return _check(settings, args.format)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "chat":
+            return asyncio.run(_chat(settings, args.user_id, args.lang, args.name, args.reset))
+        if args.command == "run":
+            if settings.bot_token is None:
+                if sys.stdin.isatty() and not args.no_chat_fallback:
+                    print(
+                        "No BOT_TOKEN is set: starting the terminal chat instead (Ctrl-D to leave).\n"
+                    )
+                    return asyncio.run(_chat(settings, 1, None, "Testi", False))
+                print("urapolku: configuration error: BOT_TOKEN is not set", file=sys.stderr)
+                return EXIT_USAGE
+            return asyncio.run(_run(settings))
+    except ContentError as exc:
+        print("urapolku: the content has errors; fix them and try again:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE  # pragma: no cover
+
+
+def _check(settings: Settings, fmt: str) -> int:
+    from bot.actions import build_registry
+    from bot.content import check_content
+
+    _, problems = check_content(
+        settings.dialogs_dir,
+        settings.content_dir,
+        default_language=settings.default_language,
+        actions=build_registry(),
+    )
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if fmt == "json":
+        print(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=2))
+    else:
+        for problem in problems:
+            print(problem)
+        print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    return 1 if errors else 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from db import Database
+    from db.migrate import current_revision, upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+        print(f"database is at revision {await current_revision(database)}")
+    finally:
+        await database.dispose()
+    return 0
+
+
+async def _chat(
+    settings: Settings, user_id: int, language: str | None, name: str, reset: bool
+) -> int:
+    from bot.factory import build_app
+    from bot.terminal import chat, reset_person
+
+    app = await build_app(settings)
+    try:
+        if reset:
+            await reset_person(app, user_id)
+        await chat(app, user_id=user_id, language=language, first_name=name)
+    finally:
+        await app.db.dispose()
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    from bot.factory import ALLOWED_UPDATES, build_app, create_bot, create_dispatcher, set_commands
+    from bot.polling import poll
+
+    app = await build_app(settings)
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        me = await bot.get_me()
+        log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
+        await bot.delete_webhook(drop_pending_updates=False)
+        await set_commands(bot, app)
+        await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
+        log.info("stopped cleanly")
+        return 0
+    except TelegramUnauthorizedError:
+        print("urapolku: Telegram does not accept BOT_TOKEN (401 Unauthorized)", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await bot.session.close()
+        await app.db.dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Settings from the environment and an optional ``.env`` file.
+
+A bad value must give the operator one clear line — which variable, what is expected — and
+exit code 2, never a traceback (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/urapolku.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    bot_token: SecretStr | None = Field(default=None, description="the token from @BotFather")
+    telegram_api_url: str = Field(default=DEFAULT_API_URL, description="an http(s) URL")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="an SQLAlchemy URL")
+    coach_chat_id: int | None = Field(default=None, description="a Telegram chat id (a number)")
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids separated by commas"
+    )
+    dialogs_dir: Path = Field(default=Path("dialogs"), description="a folder")
+    content_dir: Path = Field(default=Path("content"), description="a folder")
+    default_language: Literal["fi", "sv", "en"] = Field(default="fi", description="fi, sv or en")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="text or json")
+    #: version of the consent text; raising it asks everyone again
+    consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            try:
+                return [int(p) for p in parts if p]
+            except ValueError:
+                raise ValueError("must be numbers separated by commas") from None
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or len(tail) < 10:
+            raise ValueError("does not look like a token from @BotFather (123456:ABC…)")
+        return SecretStr(token)
+
+    @field_validator("default_language", "log_level", "log_format", mode="before")
+    @classmethod
+    def _normalise_case(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def texts_dir(self) -> Path:
+        return self.content_dir / "texts"
+
+    @property
+    def catalogue_dir(self) -> Path:
+        return self.content_dir / "catalogue"
+
+    def token(self) -> str:
+        """The bot token; only the process that talks to Telegram asks for it."""
+        if self.bot_token is None:
+            raise RuntimeError("BOT_TOKEN is not set")
+        return self.bot_token.get_secret_value()
+
+
+class ConfigError(Exception):
+    """One line per bad variable, ready to print."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            field = Settings.model_fields.get(name.lower())
+            expected = field.description if field and field.description else ""
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] in {"literal_error", "int_parsing", "int_type"} and expected:
+                message = f"expected {expected}"
+            line = f"{name}: {message}"
+            if expected and expected not in line:
+                line += f" (expected {expected})"
+            lines.append(line)
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,500 @@
+"""The dialog runner: pure Python, no Telegram, no database.
+
+Given the dialogs, a person's :class:`ConversationState` and one input (a button press or a
+text), it returns the new state and a :class:`Turn`: the replies to send and the answers to
+persist. Message, condition, action and goto steps run straight through; the runner stops at
+the next step that waits for the person (choice or input) or at an end.
+
+The same runner serves Telegram, the terminal chat and ``urapolku check``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actions import ActionContext, ActionRegistry, ActionResult
+from .loader import DialogSet
+from .output import Button, Reply, Turn
+from .schema import (
+    ActionStep,
+    ChoiceStep,
+    ConditionStep,
+    EndStep,
+    GotoStep,
+    InputStep,
+    MessageStep,
+    Step,
+)
+from .state import ConversationState
+from .texts import TextCatalogue
+
+log = logging.getLogger(__name__)
+
+#: callback data of the engine's buttons: "s:<seq>:<option id or one of the specials>"
+CALLBACK_PREFIX = "s"
+BACK, DONE, SKIP = "<", ">", "~"
+_CALLBACK_RE = re.compile(r"^s:(\d{1,10}):([a-z0-9_]{1,32}|[<>~])$")
+MAX_AUTO_STEPS = 100
+#: actions the engine itself provides (a registered action of the same name overrides it)
+BUILTIN_ACTIONS = frozenset({"summary"})
+MAX_HISTORY = 40
+
+
+def pack(seq: int, option: str) -> str:
+    return f"{CALLBACK_PREFIX}:{seq}:{option}"
+
+
+def unpack(data: str) -> tuple[int, str] | None:
+    """Parse engine callback data; None for anything malformed or forged beyond repair."""
+    match = _CALLBACK_RE.match(data)
+    if not match:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+@dataclass(slots=True)
+class TurnContext:
+    """Who the turn is for. ``services`` is opaque to the engine and handed to actions."""
+
+    language: str
+    person_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    services: Any = None
+
+
+class Engine:
+    def __init__(
+        self,
+        dialogs: DialogSet,
+        texts: TextCatalogue,
+        actions: ActionRegistry,
+        *,
+        entry: str = "onboarding",
+        home: tuple[str, str] = ("onboarding", "menu"),
+    ) -> None:
+        self.dialogs = dialogs
+        self.texts = texts
+        self.entry = entry
+        self.home = home
+        self.actions = actions
+
+    # -- public API ----------------------------------------------------------------------
+
+    async def begin(
+        self,
+        state: ConversationState,
+        ctx: TurnContext,
+        dialog: str | None = None,
+        step: str | None = None,
+    ) -> tuple[ConversationState, Turn]:
+        """Start ``dialog`` (default: the entry dialog) at ``step`` (default: its start)."""
+        state = state.model_copy(deep=True)
+        turn = Turn()
+        dialog_id = dialog or self.entry
+        target = self.dialogs.get(dialog_id)
+        if target is None:
+            dialog_id, step_id = self.home
+        else:
+            step_id = step or target.start
+        await self._run(state, dialog_id, step_id, turn, ctx)
+        return state, turn
+
+    async def go_home(
+        self, state: ConversationState, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        """Leave whatever is open (keeping it resumable) and show the main menu."""
+        return await self.begin(state, ctx, *self.home)
+
+    async def current(
+        self, state: ConversationState, ctx: TurnContext, *, notice: str | None = None
+    ) -> tuple[ConversationState, Turn]:
+        """Show the question the person is on again (or the menu if nothing is open)."""
+        state = state.model_copy(deep=True)
+        turn = Turn()
+        if notice:
+            turn.replies.append(Reply(self.t(notice, ctx)))
+        step = self._waiting_step(state)
+        if step is None:
+            await self._recover(state, turn, ctx)
+        else:
+            turn.replies.append(self._render(step, state, ctx))
+        return state, turn
+
+    async def press(
+        self, state: ConversationState, data: str, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        """Handle a press of one of the engine's buttons."""
+        parsed = unpack(data)
+        step = self._waiting_step(state)
+        if parsed is None or step is None or parsed[0] != state.seq:
+            return await self._stale(state, ctx)
+        _, option = parsed
+        state = state.model_copy(deep=True)
+        turn = Turn()
+        assert state.dialog is not None
+        assert state.step is not None
+        dialog_id = state.dialog
+
+        if option == BACK and state.history and step.back:
+            prev_dialog, prev_step = state.history.pop()
+            turn.replies.append(self._echo(step, None, ctx))
+            await self._run(state, prev_dialog, prev_step, turn, ctx, record=False)
+            return state, turn
+        if option == SKIP and isinstance(step, InputStep) and step.skippable:
+            self._save(state, turn, dialog_id, step.save_as, None)
+            turn.replies.append(self._echo(step, self.t("engine.skip", ctx), ctx))
+            await self._advance(state, step.next, turn, ctx)
+            return state, turn
+        if not isinstance(step, ChoiceStep):
+            return await self._stale(state, ctx)
+
+        if step.multi and option == DONE:
+            if len(state.selected) < step.min_selected:
+                turn.notice = self.t("engine.select_at_least", ctx, count=step.min_selected)
+                return state, turn
+            chosen = [o for o in step.options if o.id in state.selected]
+            if step.save_as:
+                self._save(state, turn, dialog_id, step.save_as, [o.stored_value for o in chosen])
+            sep = self.t("summary.list_separator", ctx)
+            echo = sep.join(self.texts.resolve(o.label, ctx.language, ctx.params) for o in chosen)
+            turn.replies.append(self._echo(step, echo or "–", ctx))
+            state.selected = []
+            await self._advance(state, step.next, turn, ctx)
+            return state, turn
+
+        chosen_option = next((o for o in step.options if o.id == option), None)
+        if chosen_option is None:
+            return await self._stale(state, ctx)
+        if step.multi:
+            if option in state.selected:
+                state.selected.remove(option)
+            else:
+                state.selected.append(option)
+            turn.replies.append(self._render(step, state, ctx, edit=True))
+            return state, turn
+        if step.save_as:
+            self._save(state, turn, dialog_id, step.save_as, chosen_option.stored_value)
+        turn.replies.append(
+            self._echo(step, self.texts.resolve(chosen_option.label, ctx.language, ctx.params), ctx)
+        )
+        await self._advance(state, chosen_option.next or step.next, turn, ctx)
+        return state, turn
+
+    async def text(
+        self, state: ConversationState, text: str, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        """Handle typed text: an answer to an input step, a typed button label, or a stray."""
+        step = self._waiting_step(state)
+        if step is None:
+            return await self.current(state, ctx)
+        state = state.model_copy(deep=True)
+        turn = Turn()
+        assert state.dialog is not None
+        if isinstance(step, InputStep):
+            value, ok = self._validate(step, text)
+            if not ok:
+                state.misses += 1
+                turn.replies.append(self._render(step, state, ctx, question=step.reask))
+                return state, turn
+            self._save(state, turn, state.dialog, step.save_as, value)
+            await self._advance(state, step.next, turn, ctx)
+            return state, turn
+        # A choice: accept the label typed out, or its number; otherwise point at the buttons.
+        option = self._match_option(step, text, ctx) if not step.multi else None
+        if option is not None:
+            if step.save_as:
+                self._save(state, turn, state.dialog, step.save_as, option.stored_value)
+            await self._advance(state, option.next or step.next, turn, ctx)
+            return state, turn
+        state.misses += 1
+        turn.replies.append(Reply(self.t("engine.use_buttons", ctx)))
+        turn.replies.append(self._render(step, state, ctx))
+        return state, turn
+
+    def t(self, key: str, ctx: TurnContext, **params: Any) -> str:
+        return self.texts.get(key, ctx.language, **{**ctx.params, **params})
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _waiting_step(self, state: ConversationState) -> ChoiceStep | InputStep | None:
+        if state.position is None:
+            return None
+        step = self.dialogs.step(*state.position)
+        return step if isinstance(step, ChoiceStep | InputStep) else None
+
+    async def _stale(
+        self, state: ConversationState, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        new_state, turn = await self.current(state, ctx, notice="engine.moved_on")
+        turn.notice = self.t("engine.moved_on", ctx)
+        return new_state, turn
+
+    async def _recover(self, state: ConversationState, turn: Turn, ctx: TurnContext) -> None:
+        """The person is idle, or on a step that no longer exists: bring them somewhere sensible."""
+        if state.dialog is not None and state.dialog in self.dialogs.dialogs:
+            dialog = self.dialogs.dialogs[state.dialog]
+            log.info("step %s:%s no longer exists; restarting the dialog", state.dialog, state.step)
+            state.progress.pop(state.dialog, None)
+            await self._run(state, dialog.id, dialog.start, turn, ctx, record=False)
+        else:
+            await self._run(state, *self.home, turn, ctx, record=False)
+
+    def _save(
+        self, state: ConversationState, turn: Turn, dialog: str, key: str, value: Any
+    ) -> None:
+        if value is None:
+            state.answers.pop(key, None)
+        else:
+            state.answers[key] = value
+        turn.answered.append((dialog, key, value))
+
+    async def _advance(
+        self, state: ConversationState, next_step: str | None, turn: Turn, ctx: TurnContext
+    ) -> None:
+        assert state.dialog is not None
+        assert state.step is not None
+        if (state.dialog, state.step) != self.home:
+            state.history.append((state.dialog, state.step))
+            del state.history[:-MAX_HISTORY]
+        state.misses = 0
+        if next_step is None:  # pragma: no cover - schema guarantees a way on
+            await self._run(state, *self.home, turn, ctx, record=False)
+            return
+        await self._run(state, state.dialog, next_step, turn, ctx, record=False)
+
+    async def _run(
+        self,
+        state: ConversationState,
+        dialog_id: str,
+        step_id: str,
+        turn: Turn,
+        ctx: TurnContext,
+        *,
+        record: bool = True,
+    ) -> None:
+        """Walk from (dialog_id, step_id) through automatic steps to the next waiting step."""
+        if (
+            record
+            and state.position is not None
+            and self._waiting_step(state) is not None
+            and state.position != self.home
+        ):
+            state.history.append(state.position)
+            del state.history[:-MAX_HISTORY]
+        for _ in range(MAX_AUTO_STEPS):
+            step = self.dialogs.step(dialog_id, step_id)
+            if step is None:
+                log.error("dialog %s has no step %s; going home", dialog_id, step_id)
+                if (dialog_id, step_id) == self.home:
+                    state.dialog = state.step = None
+                    return
+                dialog_id, step_id = self.home
+                continue
+            nxt = await self._execute(step, state, dialog_id, turn, ctx)
+            if nxt is None:
+                return
+            dialog_id, step_id = nxt
+        log.error(
+            "more than %d automatic steps in one turn at %s:%s", MAX_AUTO_STEPS, dialog_id, step_id
+        )
+        state.dialog = state.step = None
+
+    async def _execute(
+        self, step: Step, state: ConversationState, dialog_id: str, turn: Turn, ctx: TurnContext
+    ) -> tuple[str, str] | None:
+        """Run one step; return where to go next, or None to stop and wait."""
+        if isinstance(step, ChoiceStep | InputStep):
+            state.dialog, state.step = dialog_id, step.id
+            state.seq += 1
+            state.misses = 0
+            if (dialog_id, step.id) == self.home:
+                state.history.clear()
+            previous = state.answers.get(step.save_as) if step.save_as else None
+            state.selected = (
+                [
+                    o.id
+                    for o in step.options
+                    if isinstance(previous, list) and o.stored_value in previous
+                ]
+                if isinstance(step, ChoiceStep) and step.multi
+                else []
+            )
+            state.progress[dialog_id] = step.id
+            turn.replies.append(self._render(step, state, ctx))
+            return None
+        if isinstance(step, MessageStep):
+            turn.replies.append(Reply(self.texts.resolve(step.text, ctx.language, ctx.params)))
+            return dialog_id, step.next
+        if isinstance(step, ConditionStep):
+            for branch in step.branches:
+                if all(cond.holds(state.answers) for cond in branch.when):
+                    return dialog_id, branch.next
+            return dialog_id, step.default
+        if isinstance(step, ActionStep):
+            return await self._action(step, state, dialog_id, turn, ctx)
+        if isinstance(step, GotoStep):
+            target = self.dialogs.get(step.dialog)
+            if target is None:
+                return self.home
+            resume_at = state.progress.get(step.dialog) if step.resume else None
+            if resume_at is not None and target.step(resume_at) is None:
+                resume_at = None
+            return step.dialog, step.step or resume_at or target.start
+        if isinstance(step, EndStep):
+            if step.text is not None:
+                turn.replies.append(Reply(self.texts.resolve(step.text, ctx.language, ctx.params)))
+            state.progress.pop(dialog_id, None)
+            turn.finished.append(dialog_id)
+            if step.home:
+                return self.home
+            state.dialog = state.step = None
+            return None
+        raise AssertionError(f"unknown step kind {step!r}")  # pragma: no cover
+
+    async def _action(
+        self,
+        step: ActionStep,
+        state: ConversationState,
+        dialog_id: str,
+        turn: Turn,
+        ctx: TurnContext,
+    ) -> tuple[str, str] | None:
+        if step.action == "summary" and "summary" not in self.actions:
+            result = ActionResult(replies=[Reply(self.summary(dialog_id, state, ctx))])
+        else:
+            implementation = self.actions.get(step.action)
+            if implementation is None:
+                log.error("unknown action %s at %s:%s", step.action, dialog_id, step.id)
+                return self._after_action(step, None, dialog_id)
+            action_ctx = ActionContext(
+                name=step.action,
+                args=step.args,
+                dialog=dialog_id,
+                step=step.id,
+                language=ctx.language,
+                answers=dict(state.answers),
+                person_id=ctx.person_id,
+                services=ctx.services,
+                t=lambda key, **params: self.t(key, ctx, **params),
+            )
+            result = await implementation(action_ctx)
+        turn.replies.extend(result.replies)
+        for key, value in result.answers.items():
+            self._save(state, turn, dialog_id, key, value)
+        if result.language and result.language != ctx.language:
+            ctx.language = result.language
+            turn.language = result.language
+        if result.leave:
+            state.dialog = state.step = None
+            state.history.clear()
+            return None
+        return self._after_action(step, result.outcome, dialog_id)
+
+    def _after_action(
+        self, step: ActionStep, outcome: str | None, dialog_id: str
+    ) -> tuple[str, str]:
+        if outcome is not None and outcome in step.outcomes:
+            return dialog_id, step.outcomes[outcome]
+        if step.next is not None:
+            return dialog_id, step.next
+        return dialog_id, next(iter(step.outcomes.values()))
+
+    def summary(self, dialog_id: str, state: ConversationState, ctx: TurnContext) -> str:
+        """The person's answers to the labelled questions of ``dialog_id``, one per line."""
+        dialog = self.dialogs.get(dialog_id)
+        lines: list[str] = []
+        sep = self.t("summary.list_separator", ctx)
+        for step in dialog.steps if dialog else []:
+            key = getattr(step, "save_as", None)
+            if step.label is None or key is None or state.answers.get(key) in (None, "", []):
+                continue
+            value = state.answers[key]
+            shown = self.display_value(step, value, ctx, sep)
+            lines.append(f"• {self.texts.resolve(step.label, ctx.language)}: {shown}")
+        if not lines:
+            return self.t("summary.empty", ctx)
+        return self.t("summary.title", ctx) + "\n" + "\n".join(lines)
+
+    def display_value(self, step: Step, value: Any, ctx: TurnContext, sep: str = ", ") -> str:
+        """An answer as the person saw it: option labels rather than stored values."""
+        values = value if isinstance(value, list) else [value]
+        if isinstance(step, ChoiceStep):
+            labels = {o.stored_value: o.label for o in step.options}
+            return sep.join(
+                self.texts.resolve(labels[v], ctx.language) if v in labels else str(v)
+                for v in values
+            )
+        return sep.join(str(v) for v in values)
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _render(
+        self,
+        step: ChoiceStep | InputStep,
+        state: ConversationState,
+        ctx: TurnContext,
+        *,
+        edit: bool = False,
+        question: Any = None,
+    ) -> Reply:
+        text = self.texts.resolve(
+            question if question is not None else step.text, ctx.language, ctx.params
+        )
+        buttons: list[Button] = []
+        if isinstance(step, ChoiceStep):
+            mark = self.t("engine.selected_mark", ctx)
+            for option in step.options:
+                label = self.texts.resolve(option.label, ctx.language, ctx.params)
+                if step.multi and option.id in state.selected:
+                    label = f"{mark} {label}"
+                buttons.append(Button(label, pack(state.seq, option.id)))
+            if step.multi:
+                buttons.append(Button(self.t("engine.done", ctx), pack(state.seq, DONE)))
+        elif step.skippable:
+            buttons.append(Button(self.t("engine.skip", ctx), pack(state.seq, SKIP)))
+        if step.back and state.history:
+            buttons.append(Button(self.t("engine.back", ctx), pack(state.seq, BACK)))
+        return Reply.column(text, buttons, edit=edit)
+
+    def _echo(self, step: ChoiceStep | InputStep, answer: str | None, ctx: TurnContext) -> Reply:
+        """The answered question, edited in place: its text, the answer, no buttons."""
+        text = self.texts.resolve(step.text, ctx.language, ctx.params)
+        if answer is not None:
+            text += "\n\n" + self.t("engine.answer_echo", ctx, answer=answer)
+        return Reply(text, (), edit=True)
+
+    def _match_option(self, step: ChoiceStep, text: str, ctx: TurnContext) -> Any:
+        typed = text.strip().casefold()
+        if typed.isdigit() and 1 <= int(typed) <= len(step.options):
+            return step.options[int(typed) - 1]
+        for option in step.options:
+            if (
+                self.texts.resolve(option.label, ctx.language, ctx.params).strip().casefold()
+                == typed
+            ):
+                return option
+        return None
+
+    @staticmethod
+    def _validate(step: InputStep, text: str) -> tuple[Any, bool]:
+        rules = step.validate_
+        value = text.strip()
+        if not (rules.min_length <= len(value) <= rules.max_length):
+            return None, False
+        if rules.pattern is not None and re.fullmatch(rules.pattern, value) is None:
+            return None, False
+        if rules.number:
+            cleaned = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+            try:
+                number = float(cleaned)
+            except ValueError:
+                return None, False
+            if (rules.min is not None and number < rules.min) or (
+                rules.max is not None and number > rules.max
+            ):
+                return None, False
+            return (int(number) if number.is_integer() else number), True
+        return value, True

@@ -1,0 +1,56 @@
+"""Where a person is in the dialogs: the data kept in the conversation state (FSM data).
+
+Plain JSON-serialisable data, so it can live in any aiogram storage (the database, Redis)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATE_VERSION = 1
+
+
+class ConversationState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    v: int = STATE_VERSION
+    #: the dialog and step waiting for the person's answer; None when idle (nothing asked)
+    dialog: str | None = None
+    step: str | None = None
+    #: turn counter that goes into every button; a press with an older number is stale. It
+    #: starts at a random value so buttons of an erased conversation never match a new one.
+    seq: int = Field(default_factory=lambda: secrets.randbelow(900_000) + 100_000)
+    answers: dict[str, Any] = Field(default_factory=dict)
+    #: choices ticked so far on the current multi-choice step
+    selected: list[str] = Field(default_factory=list)
+    #: waiting steps answered before, for "back"
+    history: list[tuple[str, str]] = Field(default_factory=list)
+    #: unfinished dialogs the person left, to resume later: dialog -> step
+    progress: dict[str, str] = Field(default_factory=dict)
+    #: how many times in a row the current step was answered wrongly (for gentler re-asks)
+    misses: int = 0
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None) -> ConversationState:
+        if not data:
+            return cls()
+        try:
+            return cls.model_validate(data)
+        except ValueError:
+            # An unreadable old state must never strand a person: start clean.
+            return cls()
+
+    def to_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def position(self) -> tuple[str, str] | None:
+        if self.dialog is None or self.step is None:
+            return None
+        return (self.dialog, self.step)
+
+    def reset(self) -> ConversationState:
+        """A fresh conversation that keeps the turn counter running (old buttons stay stale)."""
+        return ConversationState(seq=self.seq + 1)

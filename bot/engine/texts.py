@@ -1,0 +1,206 @@
+"""The text catalogue: every sentence a person can see, per language, by dotted key.
+
+Files ``content/texts/*.yaml`` look like::
+
+    version: 1
+    language: fi
+    texts:
+      menu:
+        help: "Kirjoita /menu, niin pääset alkuun."
+
+Several files may carry the same language; they are merged and a key defined twice is an
+error. A text missing in one language falls back to the default language, so a person always
+gets *something*; ``urapolku check`` reports every such fallback so editors can fill it in.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.yamlsource import ContentError, Problem, YamlDocument, load_yaml
+
+from .schema import TextRef
+
+LANGUAGE_CODE = r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$"
+
+
+class _SafeDict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+_FORMATTER = string.Formatter()
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """``str.format_map`` that leaves unknown ``{placeholders}`` as they are instead of failing."""
+    if "{" not in template:
+        return template
+    try:
+        return _FORMATTER.vformat(template, (), _SafeDict(params))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        return template
+
+
+@dataclass(slots=True)
+class TextCatalogue:
+    """Texts by language and key, with a fallback language."""
+
+    default_language: str
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: where each (language, key) was defined, for error messages
+    origins: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict)
+    #: languages in the order they should be offered; the chain a variant falls back through
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.texts)
+
+    def has(self, key: str, language: str | None = None) -> bool:
+        if language is None:
+            return any(key in table for table in self.texts.values())
+        return key in self.texts.get(language, {})
+
+    def chain(self, language: str) -> list[str]:
+        """The languages tried for ``language``: itself, its declared fallback, the default."""
+        chain = [language]
+        while chain[-1] in self.fallbacks and self.fallbacks[chain[-1]] not in chain:
+            chain.append(self.fallbacks[chain[-1]])
+        if self.default_language not in chain:
+            chain.append(self.default_language)
+        return chain
+
+    def lookup(self, key: str, language: str) -> str | None:
+        for lang in self.chain(language):
+            text = self.texts.get(lang, {}).get(key)
+            if text is not None:
+                return text
+        return None
+
+    def get(self, key: str, language: str, **params: Any) -> str:
+        """The text for ``key``; the key itself if it exists nowhere (a bug ``check`` reports)."""
+        text = self.lookup(key, language)
+        return fill(text if text is not None else key, params)
+
+    def resolve(self, ref: TextRef, language: str, params: Mapping[str, Any] | None = None) -> str:
+        """Render an inline ``{lang: text}`` mapping or a catalogue key."""
+        if isinstance(ref, str):
+            text = self.lookup(ref, language)
+            text = text if text is not None else ref
+        else:
+            text = next((ref[lang] for lang in self.chain(language) if lang in ref), None)
+            if text is None:
+                text = next(iter(ref.values()), "")
+        return fill(text, params or {})
+
+
+def _flatten(
+    doc: YamlDocument, node: Any, prefix: str, loc: tuple[str | int, ...], out: dict[str, Any]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if not isinstance(node, dict):
+        return [doc.problem(loc, "'texts' must be a block of 'key: text' lines")]
+    for key, value in node.items():
+        child_loc = (*loc, str(key))
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            problems += _flatten(doc, value, name, child_loc, out)
+        elif isinstance(value, str):
+            out[name] = (value, child_loc)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = (str(value), child_loc)
+        else:
+            problems.append(
+                doc.problem(child_loc, f"the text '{name}' must be text", hint="put it in quotes")
+            )
+    return problems
+
+
+def load_texts(directory: Path, default_language: str) -> TextCatalogue:
+    """Load every ``*.yaml`` in ``directory``; raise :class:`ContentError` listing all problems."""
+    catalogue, problems = load_texts_collecting(directory, default_language)
+    if problems:
+        raise ContentError(problems)
+    return catalogue
+
+
+def load_texts_collecting(
+    directory: Path, default_language: str
+) -> tuple[TextCatalogue, list[Problem]]:
+    catalogue = TextCatalogue(default_language=default_language)
+    problems: list[Problem] = []
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    if not files:
+        problems.append(Problem(str(directory), None, None, "no text files (*.yaml) found"))
+    for path in files:
+        try:
+            doc = load_yaml(path)
+        except ContentError as exc:
+            problems += exc.problems
+            continue
+        problems += _load_text_file(doc, catalogue)
+    if default_language not in catalogue.texts and files:
+        problems.append(
+            Problem(
+                str(directory),
+                None,
+                None,
+                f"no texts for the default language '{default_language}'",
+            )
+        )
+    return catalogue, problems
+
+
+def _load_text_file(doc: YamlDocument, catalogue: TextCatalogue) -> list[Problem]:
+    import re
+
+    data = doc.data
+    if not isinstance(data, dict):
+        return [doc.problem((), "a text file must start with 'version:', 'language:' and 'texts:'")]
+    problems: list[Problem] = []
+    unknown = set(data) - {"version", "language", "texts", "fallback", "name"}
+    for key in sorted(map(str, unknown)):
+        problems.append(
+            doc.problem(
+                (key,),
+                f"'{key}' is not a known field here",
+                hint="known: version, language, texts, fallback, name",
+            )
+        )
+    if data.get("version") != 1:
+        problems.append(doc.problem(("version",), "'version' must be 1"))
+    language = data.get("language")
+    if not isinstance(language, str) or not re.match(LANGUAGE_CODE, language):
+        problems.append(
+            doc.problem(("language",), "'language' must be a language code such as fi, sv or en")
+        )
+        return problems
+    fallback = data.get("fallback")
+    if fallback is not None:
+        if not isinstance(fallback, str) or not re.match(LANGUAGE_CODE, fallback):
+            problems.append(doc.problem(("fallback",), "'fallback' must be a language code"))
+        else:
+            catalogue.fallbacks[language] = fallback
+    flat: dict[str, Any] = {}
+    problems += _flatten(doc, data.get("texts", {}), "", ("texts",), flat)
+    table = catalogue.texts.setdefault(language, {})
+    for key, (text, loc) in flat.items():
+        line, _ = doc.position(loc)
+        if key in table:
+            first_file, first_line = catalogue.origins[(language, key)]
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"the text '{key}' ({language}) is defined twice",
+                    hint=f"first at {first_file}:{first_line}",
+                )
+            )
+            continue
+        table[key] = text
+        catalogue.origins[(language, key)] = (doc.name, line)
+    return problems

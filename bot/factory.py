@@ -1,0 +1,82 @@
+"""Builds the Bot, the Dispatcher and the App. Tests, the terminal chat and ``urapolku run``
+all use these same functions, so what is tested is what runs."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from bot.actions import build_registry
+from bot.app import App
+from bot.config import Settings
+from bot.content import LANGUAGES, load_content
+from bot.handlers import errors, private
+from bot.middlewares.person import PersonMiddleware
+from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.storage import SqlStorage
+from bot.telegram_session import RetryMiddleware
+from db import Database
+from db.migrate import upgrade
+
+#: what the bot asks Telegram for; anything else is not even delivered
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+COMMANDS = ("start", "menu", "help", "language", "restart")
+
+
+async def build_app(settings: Settings, *, migrate: bool = True) -> App:
+    """Load and check the content, open the database (upgrading its schema)."""
+    actions = build_registry()
+    content = load_content(
+        settings.dialogs_dir,
+        settings.content_dir,
+        default_language=settings.default_language,
+        actions=actions,
+    )
+    database = Database(settings.database_url)
+    if migrate:
+        await upgrade(database)
+    return App(settings=settings, db=database, content=content, actions=actions)
+
+
+def create_bot(
+    settings: Settings, session: BaseSession | None = None, token: str | None = None
+) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryMiddleware())
+    return Bot(
+        token=token or settings.token(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
+    dispatcher = Dispatcher(
+        storage=storage or SqlStorage(app.db),
+        events_isolation=SimpleEventIsolation(),
+        app=app,
+    )
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db))
+    dispatcher.update.outer_middleware(PersonMiddleware())
+    dispatcher.include_router(errors.build_router())
+    dispatcher.include_router(private.build_router())
+    return dispatcher
+
+
+async def set_commands(bot: Bot, app: App) -> None:
+    """The command menu in each language, and in the default language for everyone else."""
+    for language in (None, *LANGUAGES):
+        lang = language or app.settings.default_language
+        commands = [
+            BotCommand(command=c, description=app.t(f"commands.{c}", lang)[:256]) for c in COMMANDS
+        ]
+        await bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+        )

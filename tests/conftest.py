@@ -1,0 +1,124 @@
+"""Shared fixtures: an App on a fresh SQLite file, the real Dispatcher with an offline Bot API
+session, and people (ChatClient) who talk to it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+
+from bot.actions import build_registry
+from bot.app import App
+from bot.config import Settings
+from bot.content import load_content
+from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
+from bot.engine.output import Reply
+from bot.factory import create_bot, create_dispatcher
+from bot.offline import ChatClient, OfflineSession
+from db import Database
+from db.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+
+
+async def echo_action(ctx: ActionContext) -> ActionResult:
+    """A test action: shows how many answers it was given and reports an outcome."""
+    return ActionResult(
+        replies=[Reply(f"ECHO {len(ctx.answers)} {ctx.language}")],
+        outcome="many" if len(ctx.answers) > 3 else None,
+    )
+
+
+def make_settings(tmp_path: Path, *, bundled: bool = False, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": None,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}",
+        "dialogs_dir": ROOT / "dialogs" if bundled else FIXTURES / "dialogs",
+        "content_dir": ROOT / "content" if bundled else FIXTURES / "content",
+        "admin_ids": [],
+        "coach_chat_id": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:
+    registry = registry or build_registry()
+    content = load_content(
+        settings.dialogs_dir,
+        settings.content_dir,
+        default_language=settings.default_language,
+        actions=registry,
+    )
+    database = Database(settings.database_url)
+    await upgrade(database)
+    return App(settings=settings, db=database, content=content, actions=registry)
+
+
+@dataclass
+class Harness:
+    app: App
+    dispatcher: Dispatcher
+    bot: Bot
+    session: OfflineSession
+    update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def person(self, user_id: int = 1001, **kwargs: Any) -> ChatClient:
+        kwargs.setdefault("update_ids", self.update_ids)
+        return ChatClient(self.dispatcher, self.bot, self.session, user_id=user_id, **kwargs)
+
+
+def make_harness(app: App) -> Harness:
+    session = OfflineSession()
+    bot = create_bot(app.settings, session=session, token=TEST_TOKEN)
+    return Harness(app=app, dispatcher=create_dispatcher(app), bot=bot, session=session)
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[App]:
+    registry = build_registry()
+    registry.register("echo", echo_action)
+    application = await make_app(make_settings(tmp_path), registry)
+    yield application
+    await application.db.dispose()
+
+
+@pytest.fixture
+def harness(app: App) -> Harness:
+    return make_harness(app)
+
+
+@pytest.fixture
+async def bundled_app(tmp_path: Path) -> AsyncIterator[App]:
+    application = await make_app(make_settings(tmp_path, bundled=True))
+    yield application
+    await application.db.dispose()
+
+
+@pytest.fixture
+def bundled(bundled_app: App) -> Harness:
+    return make_harness(bundled_app)
+
+
+def texts_of(calls: list[Any]) -> list[str]:
+    """The texts of messages sent and edited, in order."""
+    return [
+        c.text for c in calls if hasattr(c, "text") and isinstance(getattr(c, "text", None), str)
+    ]
+
+
+def buttons_of(call: Any) -> list[tuple[str, str | None]]:
+    markup = getattr(call, "reply_markup", None)
+    if markup is None:
+        return []
+    return [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
+
+
+CallFilter = Callable[[Any], bool]
