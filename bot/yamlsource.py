@@ -253,6 +253,20 @@ def problems_from_validation_error(
     for err in error.errors(include_url=False):
         loc: Loc = base_loc + _real_loc(_descend(doc.data, base_loc), tuple(err["loc"]))
         field_name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "value")
+        if err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            field_name = str(ctx.get("discriminator", "kind")).strip("'\"")
+            loc = (*loc, field_name)
+            expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+            tag = str(ctx.get("tag", ""))
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"'{field_name}' cannot be '{tag}'; it must be one of: {', '.join(expected)}",
+                    hint=suggest(tag, expected),
+                )
+            )
+            continue
         template = _PYDANTIC_MESSAGES.get(err["type"])
         if template:
             message = template.format(field=field_name)

@@ -1,0 +1,39 @@
+# Everything a newcomer or CI needs; each target sets up the virtualenv first if needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run chat test lint check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev,scale,extras]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## the bot: polling Telegram with BOT_TOKEN set; without it, the terminal chat
+run: $(STAMP)
+	$(BIN)/urapolku run
+
+chat: $(STAMP)
+	$(BIN)/urapolku chat
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: $(STAMP)
+	$(BIN)/urapolku check
+
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
