@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.config import Settings
 from bot.content import ENTRY_DIALOG, HOME, Content
@@ -22,6 +23,8 @@ class App:
     content: Content
     actions: ActionRegistry
     clock: Callable[[], datetime] = utcnow
+    #: background jobs (set when the bot runs); features may wake a job after queueing work
+    scheduler: Any = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
 
     @property

@@ -151,7 +151,14 @@ async def _chat(
 async def _run(settings: Settings) -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
-    from bot.factory import ALLOWED_UPDATES, build_app, create_bot, create_dispatcher, set_commands
+    from bot.factory import (
+        ALLOWED_UPDATES,
+        build_app,
+        build_scheduler,
+        create_bot,
+        create_dispatcher,
+        set_commands,
+    )
     from bot.polling import poll
 
     app = await build_app(settings)
@@ -166,7 +173,12 @@ async def _run(settings: Settings) -> int:
         log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
         await bot.delete_webhook(drop_pending_updates=False)
         await set_commands(bot, app)
-        await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
+        scheduler = build_scheduler(app, bot)
+        scheduler.start()
+        try:
+            await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
+        finally:
+            await scheduler.stop()
         log.info("stopped cleanly")
         return 0
     except TelegramUnauthorizedError:

@@ -46,6 +46,8 @@ class Services:
     #: set by the consent action during the turn
     consent: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    #: run after the turn's transaction committed (e.g. wake the outbox job); never before
+    after_commit: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
 
 class Conversation:
@@ -92,6 +94,10 @@ class Conversation:
                     k: v for k, v in new_state.answers.items() if k in KEPT_WITHOUT_CONSENT
                 }
             await self.state.set_data(new_state.to_data())
+        for hook in services.after_commit:
+            result = hook()
+            if result is not None:
+                await result
         if before:
             turn.replies[:0] = before
         await self.deliver(turn)

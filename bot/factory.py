@@ -19,6 +19,7 @@ from bot.content import LANGUAGES, load_content
 from bot.handlers import errors, private
 from bot.middlewares.person import PersonMiddleware
 from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.scheduler import Scheduler
 from bot.storage import SqlStorage
 from bot.telegram_session import RetryMiddleware
 from db import Database
@@ -68,6 +69,13 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher.include_router(errors.build_router())
     dispatcher.include_router(private.build_router())
     return dispatcher
+
+
+def build_scheduler(app: App, bot: Bot) -> Scheduler:
+    """The background jobs of a running bot. Features add their jobs here."""
+    scheduler = Scheduler(app, bot)
+    app.scheduler = scheduler
+    return scheduler
 
 
 async def set_commands(bot: Bot, app: App) -> None:
