@@ -4,8 +4,10 @@ and no network. Buttons are shown as numbers; type a number to press one, or typ
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import textwrap
+import time
 from typing import Any, TextIO
 
 from aiogram.methods import EditMessageText, SendDocument, SendMessage, TelegramMethod
@@ -73,8 +75,15 @@ async def chat(
     session.listeners.append(Printer(out))
     bot = create_bot(app.settings, session=session, token="42:OFFLINE-TERMINAL-CHAT-TOKEN")
     dispatcher = create_dispatcher(app)
+    # Update ids must never repeat across sessions: handled ids are remembered (idempotency).
     client = ChatClient(
-        dispatcher, bot, session, user_id=user_id, first_name=first_name, language_code=language
+        dispatcher,
+        bot,
+        session,
+        user_id=user_id,
+        first_name=first_name,
+        language_code=language,
+        update_ids=itertools.count(time.time_ns() // 1000),
     )
     out.write(app.t("terminal.intro", language or app.settings.default_language) + "\n")
     await client.send("/start")

@@ -1,0 +1,93 @@
+"""`urapolku chat`: the real bot in a terminal, driven through stdin as a person would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import FIXTURES, ROOT
+
+
+def copy_dialogs(tmp_path: Path) -> Path:
+    """The fixture dialogs, with the test-only 'echo' action replaced by a real one."""
+    dialogs = tmp_path / "dialogs"
+    dialogs.mkdir(exist_ok=True)
+    for path in (FIXTURES / "dialogs").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8").replace("action: echo", "action: privacy")
+        (dialogs / path.name).write_text(text, encoding="utf-8")
+    return dialogs
+
+
+def run_chat(tmp_path: Path, typed: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}",
+        "DIALOGS_DIR": str(copy_dialogs(tmp_path)),
+        "CONTENT_DIR": str(FIXTURES / "content"),
+    }
+    env.pop("BOT_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "chat", *args],
+        input="\n".join(typed) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_chat_shows_numbered_buttons_and_takes_numbers_and_text(tmp_path: Path) -> None:
+    # 1 = Suomi, 1 = Kyllä, 1 = Demo, 2 = Yli 50, then a typed number answer, then /quit
+    result = run_chat(tmp_path, ["1", "1", "1", "2", "30", "/quit"], "--user-id", "7")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "INTRO-fi" in out
+    assert "[1] Suomi" in out
+    assert "[3] English" in out
+    assert "Mitä haluat tehdä?" in out
+    assert "Hei Testi!" in out
+    assert "Montako vuotta olet ollut töissä?" in out
+    assert out.index("Montako vuotta") < out.index("Mitkä alat kiinnostavat?")
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_resumes_and_reset_starts_over(tmp_path: Path) -> None:
+    run_chat(tmp_path, ["1", "1", "1"], "--user-id", "8")
+    resumed = run_chat(tmp_path, [], "--user-id", "8")
+    assert "WELCOME-BACK-fi" in resumed.stdout
+    assert "Ikäryhmä?" in resumed.stdout
+    fresh = run_chat(tmp_path, [], "--user-id", "8", "--reset")
+    assert "WELCOME-BACK" not in fresh.stdout
+    assert "Kieli? · Språk? · Language?" in fresh.stdout
+
+
+def test_broken_content_stops_with_file_and_line(tmp_path: Path) -> None:
+    dialogs = copy_dialogs(tmp_path)
+    broken = dialogs / "demo.yaml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("next: by_age", "next: by_aeg"), encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}",
+        "DIALOGS_DIR": str(dialogs),
+        "CONTENT_DIR": str(FIXTURES / "content"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "demo.yaml:" in result.stderr
+    assert "unknown step 'by_aeg' (did you mean 'by_age'?)" in result.stderr
+    assert "Traceback" not in result.stderr
