@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run the bot (without BOT_TOKEN in a terminal: the terminal chat)"
     )
     run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)",
+    )
+    run.add_argument(
         "--no-chat-fallback", action="store_true", help="fail instead of starting the terminal chat"
     )
 
@@ -88,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
                     return asyncio.run(_chat(settings, 1, None, "Testi", False))
                 print("urapolku: configuration error: BOT_TOKEN is not set", file=sys.stderr)
                 return EXIT_USAGE
-            return asyncio.run(_run(settings))
+            if args.webhook and (settings.webhook_secret is None or not settings.webhook_url):
+                print(
+                    "urapolku: configuration error: webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            return asyncio.run(_run(settings, webhook=args.webhook))
     except ContentError as exc:
         print("urapolku: the content has errors; fix them and try again:", file=sys.stderr)
         for problem in exc.problems:
@@ -148,7 +159,7 @@ async def _chat(
     return 0
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, *, webhook: bool = False) -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.factory import (
@@ -171,12 +182,17 @@ async def _run(settings: Settings) -> int:
     try:
         me = await bot.get_me()
         log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
-        await bot.delete_webhook(drop_pending_updates=False)
         await set_commands(bot, app)
         scheduler = build_scheduler(app, bot)
         scheduler.start()
         try:
-            await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
+            if webhook:
+                from bot.webhook import serve
+
+                await serve(app, bot, dispatcher, stop=stop, allowed_updates=ALLOWED_UPDATES)
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
         finally:
             await scheduler.stop()
         log.info("stopped cleanly")

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
     log_format: Literal["text", "json"] = Field(default="text", description="text or json")
+    webhook_url: str | None = Field(
+        default=None, description="the public https URL Telegram posts to"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="1-256 characters A-Z, a-z, 0-9, _ and -"
+    )
+    webhook_host: str = Field(default="127.0.0.1", description="an address to listen on")
+    webhook_port: int = Field(default=8080, ge=1, le=65535, description="a port number")
+    webhook_path: str = Field(default="/telegram", description="a URL path starting with /")
     #: version of the consent text; raising it asks everyone again
     consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
 
@@ -47,6 +56,24 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
         return value
 
     @field_validator("admin_ids", mode="before")
