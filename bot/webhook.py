@@ -20,9 +20,11 @@ from bot.app import App
 
 log = logging.getLogger(__name__)
 
+APP_KEY = web.AppKey("urapolku", App)
+
 
 async def _health(request: web.Request) -> web.Response:
-    app: App = request.app["urapolku"]
+    app = request.app[APP_KEY]
     try:
         async with app.db.read() as session:
             await session.execute(text("select 1"))
@@ -36,7 +38,7 @@ def build_web_app(
     app: App, bot: Bot, dispatcher: Dispatcher, *, secret: str, path: str
 ) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
-    web_app["urapolku"] = app
+    web_app[APP_KEY] = app
     SimpleRequestHandler(
         dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
     ).register(web_app, path=path)
