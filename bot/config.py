@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     webhook_host: str = Field(default="127.0.0.1", description="an address to listen on")
     webhook_port: int = Field(default=8080, ge=1, le=65535, description="a port number")
     webhook_path: str = Field(default="/telegram", description="a URL path starting with /")
+    outgoing_per_second: float = Field(
+        default=25.0, ge=0, le=1000, description="messages per second overall (0 = no limit)"
+    )
+    flood_limit: int = Field(
+        default=5, ge=1, description="messages a person may send in 2 seconds before 'slow down'"
+    )
     #: version of the consent text; raising it asks everyone again
     consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
 

@@ -3,14 +3,18 @@ all use these same functions, so what is tested is what runs."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 
 from bot.actions import build_registry
 from bot.app import App
@@ -19,6 +23,7 @@ from bot.content import LANGUAGES, load_content
 from bot.handlers import errors, private
 from bot.middlewares.person import PersonMiddleware
 from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
 from bot.scheduler import Scheduler
 from bot.storage import SqlStorage
 from bot.telegram_session import RetryMiddleware
@@ -46,11 +51,23 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
 
 
 def create_bot(
-    settings: Settings, session: BaseSession | None = None, token: str | None = None
+    settings: Settings,
+    session: BaseSession | None = None,
+    token: str | None = None,
+    limiter: OutgoingLimiter | None = None,
 ) -> Bot:
+    """A Bot whose every call retries 429/5xx and whose every send waits for its rate slot.
+
+    With a given ``session`` (tests, the terminal chat) there is no rate limit unless a
+    ``limiter`` is passed too.
+    """
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if limiter is None and settings.outgoing_per_second > 0:
+            limiter = OutgoingLimiter(global_per_second=settings.outgoing_per_second)
     session.middleware(RetryMiddleware())
+    if limiter is not None:
+        session.middleware(RateLimitMiddleware(limiter))
     return Bot(
         token=token or settings.token(),
         session=session,
@@ -64,11 +81,28 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         events_isolation=SimpleEventIsolation(),
         app=app,
     )
+    dispatcher.update.outer_middleware(
+        FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
+    )
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db))
     dispatcher.update.outer_middleware(PersonMiddleware())
     dispatcher.include_router(errors.build_router())
     dispatcher.include_router(private.build_router())
     return dispatcher
+
+
+async def _slow_down(update: Update, data: dict[str, Any]) -> None:
+    """The one answer to a flood; no database access (that is the point)."""
+    app: App = data["app"]
+    bot: Bot = data["bot"]
+    user = data["event_from_user"]
+    language = (user.language_code or "")[:2]
+    if language not in LANGUAGES:
+        language = app.settings.default_language
+    with contextlib.suppress(TelegramAPIError):
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id)
+        await bot.send_message(user.id, app.t("bot.slow_down", language))
 
 
 def build_scheduler(app: App, bot: Bot) -> Scheduler:

@@ -44,13 +44,22 @@ def make_settings(tmp_path: Path, *, bundled: bool = False, **overrides: Any) ->
         "content_dir": ROOT / "content" if bundled else FIXTURES / "content",
         "admin_ids": [],
         "coach_chat_id": None,
+        # tests type much faster than people; flood control has its own test
+        "flood_limit": 10_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def test_registry() -> ActionRegistry:
+    """The bot's actions plus the test-only 'echo' used by the fixture dialogs."""
+    registry = build_registry()
+    registry.register("echo", echo_action)
+    return registry
+
+
 async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:
-    registry = registry or build_registry()
+    registry = registry or test_registry()
     content = load_content(
         settings.dialogs_dir,
         settings.content_dir,
@@ -83,9 +92,7 @@ def make_harness(app: App) -> Harness:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    registry = build_registry()
-    registry.register("echo", echo_action)
-    application = await make_app(make_settings(tmp_path), registry)
+    application = await make_app(make_settings(tmp_path))
     yield application
     await application.db.dispose()
 
@@ -97,7 +104,7 @@ def harness(app: App) -> Harness:
 
 @pytest.fixture
 async def bundled_app(tmp_path: Path) -> AsyncIterator[App]:
-    application = await make_app(make_settings(tmp_path, bundled=True))
+    application = await make_app(make_settings(tmp_path, bundled=True), build_registry())
     yield application
     await application.db.dispose()
 
