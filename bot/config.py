@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = Field(default=None, description="the token from @BotFather")
     telegram_api_url: str = Field(default=DEFAULT_API_URL, description="an http(s) URL")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="an SQLAlchemy URL")
+    redis_url: str | None = Field(default=None, description="a redis:// URL")
     coach_chat_id: int | None = Field(default=None, description="a Telegram chat id (a number)")
     admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram user ids separated by commas"

@@ -12,7 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 
@@ -75,12 +75,28 @@ def create_bot(
     )
 
 
+def create_storage(app: App) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Conversation state in the database, or in Redis when REDIS_URL is set (several workers).
+
+    In the database, the state is committed in the same transaction as the answers. Redis is
+    written just before that commit: a crash between the two can leave the person one step
+    ahead of their saved answers, never behind (they are asked again, nothing is lost).
+    """
+    url = app.settings.redis_url
+    if url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        redis_storage = RedisStorage.from_url(url, state_ttl=None, data_ttl=None)
+        return redis_storage, RedisEventIsolation(redis=redis_storage.redis)
+    return SqlStorage(app.db), SimpleEventIsolation()
+
+
 def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
-    dispatcher = Dispatcher(
-        storage=storage or SqlStorage(app.db),
-        events_isolation=SimpleEventIsolation(),
-        app=app,
-    )
+    if storage is None:
+        storage, isolation = create_storage(app)
+    else:
+        isolation = SimpleEventIsolation()
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, app=app)
     dispatcher.update.outer_middleware(
         FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
     )

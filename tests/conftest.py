@@ -4,6 +4,8 @@ session, and people (ChatClient) who talk to it."""
 from __future__ import annotations
 
 import itertools
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,11 @@ from bot.factory import create_bot, create_dispatcher
 from bot.offline import ChatClient, OfflineSession
 from db import Database
 from db.migrate import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -51,7 +58,7 @@ def make_settings(tmp_path: Path, *, bundled: bool = False, **overrides: Any) ->
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def test_registry() -> ActionRegistry:
+def registry_with_echo() -> ActionRegistry:
     """The bot's actions plus the test-only 'echo' used by the fixture dialogs."""
     registry = build_registry()
     registry.register("echo", echo_action)
@@ -59,7 +66,7 @@ def test_registry() -> ActionRegistry:
 
 
 async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:
-    registry = registry or test_registry()
+    registry = registry or registry_with_echo()
     content = load_content(
         settings.dialogs_dir,
         settings.content_dir,
@@ -129,3 +136,37 @@ def buttons_of(call: Any) -> list[tuple[str, str | None]]:
 
 
 CallFilter = Callable[[Any], bool]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def fresh_postgres() -> Database:
+    """The test PostgreSQL database, emptied and migrated (skips the test if unreachable)."""
+    if not reachable("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    from sqlalchemy import text
+
+    database = Database(POSTGRES_URL)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("drop schema public cascade"))
+        await connection.execute(text("create schema public"))
+    await upgrade(database)
+    return database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The same tests on SQLite (always) and PostgreSQL (when it is reachable)."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+        await upgrade(db)
+    else:
+        db = await fresh_postgres()
+    yield db
+    await db.dispose()
