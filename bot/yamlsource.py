@@ -107,19 +107,29 @@ class YamlDocument:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader for editors: refuses duplicate keys (PyYAML silently keeps the last one) and
-    reads yes/no/on/off as text, as YAML 1.2 does (only true/false are booleans), so an
-    option with the id ``no`` does not turn into ``False``."""
+    """SafeLoader for editors, with YAML 1.2 rules for plain values: refuses duplicate keys
+    (PyYAML silently keeps the last one); only true/false are booleans (an option with the id
+    ``no`` stays text); numbers have no underscores, no leading zeros and no base-60, so
+    ``30_49``, ``9:00`` and the postcode ``08100`` stay text instead of 3049, 540 and 4160."""
 
 
+_REPLACED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _UniqueKeyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
 )
 
 

@@ -139,3 +139,20 @@ def test_texts_defined_twice_are_an_error(tmp_path: Path) -> None:
     assert [p.severity for p in problems] == [Severity.ERROR]
     assert "the text 'menu.x' (fi) is defined twice" in str(problems[0])
     assert "a.yaml:5" in str(problems[0])
+
+
+def test_plain_values_follow_yaml_1_2() -> None:
+    from bot.yamlsource import parse_yaml
+
+    doc = parse_yaml(
+        "a: 30_49\nb: 9:00\nc: 08100\nd: no\ne: 12\nf: -3.5\ng: true\n", Path("x.yaml")
+    )
+    assert doc.data == {
+        "a": "30_49",
+        "b": "9:00",
+        "c": "08100",
+        "d": "no",
+        "e": 12,
+        "f": -3.5,
+        "g": True,
+    }
