@@ -60,7 +60,7 @@ class OutgoingLimiter:
         *,
         global_per_second: float = 25.0,
         private_per_second: float = 1.0,
-        private_burst: float = 3.0,
+        private_burst: float = 5.0,
         group_per_minute: float = 20.0,
         group_burst: float = 5.0,
         clock: Callable[[], float] = time.monotonic,

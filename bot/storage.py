@@ -7,6 +7,7 @@ committed together or not at all. Outside one it opens a short transaction of it
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,19 @@ def storage_key(key: StorageKey) -> str:
     return ":".join(parts)
 
 
+#: the row read by ``get_state`` in this task, reused by ``get_data`` (see SqlStorage)
+_read_ahead: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars.ContextVar(
+    "urapolku_state_read_ahead", default=None
+)
+
+
 class SqlStorage(BaseStorage):
+    """aiogram reads the state of every update before the handler runs (for state filters);
+    that read fetches the data too and keeps it for this task, so the handler's ``get_data``
+    costs nothing. This is safe because aiogram holds the per-chat event-isolation lock from
+    that read until the handler ends, and ``set_data`` replaces the kept copy.
+    """
+
     def __init__(self, database: Database) -> None:
         self.database = database
 
@@ -35,15 +48,23 @@ class SqlStorage(BaseStorage):
             await StateRepository(session).put(storage_key(key), key.user_id, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
+        name = storage_key(key)
         async with self.database.read() as session:
-            found = await StateRepository(session).get(storage_key(key))
+            found = await StateRepository(session).get(name)
+        _read_ahead.set((name, dict(found[1]) if found else {}))
         return found[0] if found else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        name = storage_key(key)
         async with self.database.transaction() as session:
-            await StateRepository(session).put(storage_key(key), key.user_id, data=dict(data))
+            await StateRepository(session).put(name, key.user_id, data=dict(data))
+        _read_ahead.set((name, dict(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        name = storage_key(key)
+        kept = _read_ahead.get()
+        if kept is not None and kept[0] == name:
+            return dict(kept[1])
         async with self.database.read() as session:
             found = await StateRepository(session).get(storage_key(key))
         return dict(found[1]) if found else {}

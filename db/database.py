@@ -5,8 +5,9 @@ SQLite is the default and must hold up under concurrent writers: WAL journal,
 A plain (deferred) ``BEGIN`` that first reads and then writes fails at once with "database is
 locked" when another writer got there in between, whatever the timeout, because SQLite cannot
 upgrade the read lock without risking a deadlock. ``BEGIN IMMEDIATE`` takes the write lock up
-front and waits for it politely. Read-only work uses :meth:`Database.read` with a deferred
-``BEGIN``, which in WAL mode never blocks writers.
+front and waits for it politely. Read-only work uses :meth:`Database.read`, whose
+statements run without an explicit transaction: each sees a consistent WAL snapshot, never
+blocks writers, and saves a round trip to the database thread.
 
 Code that needs a transaction writes ``async with db.transaction() as session:``; the session
 is also published as :func:`current_session` so that a collaborator deep inside the same unit
@@ -15,6 +16,7 @@ of work (the conversation storage) joins the same transaction instead of opening
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,10 +81,9 @@ class Database:
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, int(busy_timeout_s * 1000))
         self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         reader = (
-            self.engine.execution_options(sqlite_begin="DEFERRED")
-            if self.is_sqlite
-            else self.engine
+            self.engine.execution_options(sqlite_begin="NONE") if self.is_sqlite else self.engine
         )
         self._read = async_sessionmaker(reader, expire_on_commit=False, autoflush=False)
 
@@ -96,13 +97,28 @@ class Database:
         if outer is not None:
             yield outer
             return
-        async with self._write() as session:
+        async with self._writer_turn(), self._write() as session:
             token = _current.set(session)
             try:
                 async with session.begin():
                     yield session
             finally:
                 _current.reset(token)
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        """On SQLite, one writer at a time per process, queued fairly in asyncio.
+
+        SQLite allows one writer anyway. Without this, concurrent ``BEGIN IMMEDIATE`` calls
+        wait in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and turns
+        a queue of short transactions into long stalls. Other processes still meet the busy
+        timeout, which is what it is for.
+        """
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -133,4 +149,5 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":
+            connection.exec_driver_sql(f"BEGIN {mode}")

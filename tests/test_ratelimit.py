@@ -31,8 +31,8 @@ async def test_flood_gets_one_slow_down_and_no_database_growth(tmp_path: Path) -
 def test_limiter_spaces_sends_per_chat_group_and_overall() -> None:
     now = [0.0]
     limiter = OutgoingLimiter(global_per_second=25, clock=lambda: now[0])
-    # a private chat: a burst of 3, then one a second
-    assert [limiter.delay_for(1) for _ in range(5)] == [0, 0, 0, 1.0, 2.0]
+    # a private chat: a burst of 5 (one turn's messages), then one a second
+    assert [limiter.delay_for(1) for _ in range(7)] == [0, 0, 0, 0, 0, 1.0, 2.0]
     # a group: a burst of 5, then 20 a minute (one every 3 s)
     waits = [limiter.delay_for(-100) for _ in range(7)]
     assert waits[:5] == [0, 0, 0, 0, 0]
