@@ -1,0 +1,188 @@
+"""Throughput and memory of the real bot against a bare aiogram bot, on the same load.
+
+Both run as separate processes, long polling the same kind of local Bot API stand-in
+(tests/botapi_stub.py) on 127.0.0.1. Many simulated people talk at once: /start, then a
+button press or a typed answer after each reply. For Urapolku that is onboarding and the
+career-planning dialog on SQLite (or PostgreSQL + Redis with --scale); for the bare bot, a
+keyboard reply to every update. Prints updates/s, the ratio, p50/p99 time from an update
+being handed out to the bot's first reply in that chat, and the peak memory of each process.
+
+    python bench/throughput.py [--people 100] [--turns 20] [--scale]
+
+Targets (issue 2): at least half the bare bot's throughput on SQLite; peak memory within
+1.3x the bare bot's. Outgoing rate limits and flood control are switched off for both, so
+the figures measure the bots, not Telegram's limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.botapi_stub import BotAPIStub, FakeUser  # noqa: E402
+
+TOKEN = "123456:BENCHMARK-token-abcdefghijklmnop"
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def person(user: FakeUser, turns: int, done_labels: set[str]) -> int:
+    """One simulated person; returns how many updates they sent."""
+    sent = 0
+    await user.send("/start")
+    sent += 1
+    for _ in range(turns):
+        await user.wait_idle(quiet=0.05, timeout=60)
+        buttons = [b for b in user.buttons if not b.startswith("◀")]
+        ticked = any(b.startswith("✅") for b in buttons)
+        done = next((b for b in buttons if b in done_labels), None)
+        if done and ticked:
+            await user.click(done)
+        elif buttons:
+            await user.click(buttons[0])
+        else:
+            await user.send("Testi 040 123 4567")
+        sent += 1
+    await user.wait_idle(quiet=0.05, timeout=60)
+    return sent
+
+
+async def run(
+    name: str, command: list[str], env: dict[str, str], people: int, turns: int
+) -> Result:
+    async with BotAPIStub(token=TOKEN) as stub:
+        process = await asyncio.create_subprocess_exec(
+            *(part.replace("{api}", stub.base_url) for part in command),
+            cwd=ROOT,
+            env={**env, "TELEGRAM_API_URL": stub.base_url},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(600):
+            if stub.calls_of("getUpdates"):
+                break
+            if process.returncode is not None:
+                raise SystemExit(
+                    f"{name} did not start: {(await process.stderr.read()).decode()[-2000:]}"
+                )  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+        users = [
+            stub.user(100_000 + i, first_name="Testi", language_code="fi") for i in range(people)
+        ]
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in users))
+        seconds = time.perf_counter() - started
+        memory = peak_rss_mb(process.pid)
+        process.terminate()
+        await process.wait()
+        return Result(name, sum(counts), seconds, stub.latencies(), memory)
+
+
+def report(results: list[Result]) -> None:
+    base = results[0]
+    print(
+        f"{'bot':<28}{'updates/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'peak MB':>9}{'mem ratio':>11}"
+    )
+    for r in results:
+        print(
+            f"{r.name:<28}{r.rate:>10.1f}{r.rate / base.rate:>8.2f}{r.percentile(50):>9.1f}"
+            f"{r.percentile(99):>9.1f}{r.peak_rss_mb:>9.1f}{r.peak_rss_mb / base.peak_rss_mb:>11.2f}"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument(
+        "--scale", action="store_true", help="also run on PostgreSQL + Redis (127.0.0.1)"
+    )
+    args = parser.parse_args()
+
+    base_env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "BOT_TOKEN"}
+    }
+    base_env |= {
+        "BOT_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "OUTGOING_PER_SECOND": "0",
+        "FLOOD_LIMIT": "1000000",
+    }
+    results = [
+        await run(
+            "bare aiogram bot",
+            [sys.executable, "bench/bare_bot.py", "--api", "{api}", "--token", TOKEN],
+            base_env,
+            args.people,
+            args.turns,
+        )
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_env = base_env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"}
+        results.append(
+            await run(
+                "urapolku, SQLite",
+                [sys.executable, "-m", "bot", "run"],
+                sqlite_env,
+                args.people,
+                args.turns,
+            )
+        )
+    if args.scale:
+        scale_env = base_env | {
+            "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+        }
+        results.append(
+            await run(
+                "urapolku, PostgreSQL+Redis",
+                [sys.executable, "-m", "bot", "run"],
+                scale_env,
+                args.people,
+                args.turns,
+            )
+        )
+    print(f"{args.people} people x {args.turns + 1} updates each, same load for every bot\n")
+    report(results)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
