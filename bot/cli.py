@@ -4,6 +4,8 @@
     urapolku chat      the same bot in this terminal: no token, no network
     urapolku check     check dialogs and content; file:line errors
     urapolku migrate   bring the database schema up to date
+    urapolku coach     add, remove or list the coaches who answer handoff requests
+    urapolku qr        a QR code (PNG) of an event's link, for a printed poster
 
 Operator mistakes (a bad setting, broken content) end with one clear message and exit code 2.
 """
@@ -58,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text")
 
     sub.add_parser("migrate", help="bring the database schema up to date")
+
+    coach = sub.add_parser("coach", help="add, remove or list coaches (ADMIN_IDS always are)")
+    coach_sub = coach.add_subparsers(dest="coach_command", metavar="ACTION", required=True)
+    add = coach_sub.add_parser("add", help="make a Telegram user a coach")
+    add.add_argument("telegram_id", type=int, help="their numeric Telegram user id")
+    add.add_argument("name", nargs="+", help="the name people see, e.g. Anna Virtanen")
+    remove = coach_sub.add_parser("remove", help="a Telegram user is no longer a coach")
+    remove.add_argument("telegram_id", type=int, help="their numeric Telegram user id")
+    coach_sub.add_parser("list", help="list the coaches")
+
+    qr = sub.add_parser("qr", help="write a QR code (PNG) that opens an event's card in the bot")
+    qr.add_argument("item_id", help="the id of the item in content/catalogue")
+    qr.add_argument("-o", "--output", help="the PNG file to write (default: qr-<id>.png)")
+    qr.add_argument(
+        "--bot-username", help="the bot's @username (default: ask Telegram with BOT_TOKEN)"
+    )
     return parser
 
 
@@ -73,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
     setup_logging(
-        "WARNING" if args.command in {"chat", "check"} else settings.log_level,
+        "WARNING" if args.command in {"chat", "check", "coach", "qr"} else settings.log_level,
         settings.log_format,
         secrets,
     )
@@ -82,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             return _check(settings, args.format)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "coach":
+            return asyncio.run(_coach(settings, args))
+        if args.command == "qr":
+            return asyncio.run(_qr(settings, args))
         if args.command == "chat":
             return asyncio.run(_chat(settings, args.user_id, args.lang, args.name, args.reset))
         if args.command == "run":
@@ -140,6 +162,69 @@ async def _migrate(settings: Settings) -> int:
         print(f"database is at revision {await current_revision(database)}")
     finally:
         await database.dispose()
+    return 0
+
+
+async def _coach(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.handoff.admin import add_coach, list_coaches, remove_coach
+    from db import Database
+    from db.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+        if args.coach_command == "add":
+            name = " ".join(args.name).strip()
+            if args.telegram_id <= 0 or not name:
+                print("urapolku: give a positive Telegram user id and a name", file=sys.stderr)
+                return EXIT_USAGE
+            coach = await add_coach(database, args.telegram_id, name)
+            print(f"{coach.name} ({coach.telegram_id}) is a coach")
+        elif args.coach_command == "remove":
+            if not await remove_coach(database, args.telegram_id):
+                print(f"urapolku: {args.telegram_id} is not a coach", file=sys.stderr)
+                return 1
+            print(f"{args.telegram_id} is no longer a coach")
+        else:
+            coaches = await list_coaches(database)
+            for coach in coaches:
+                admin = " (admin)" if coach.telegram_id in settings.admin_ids else ""
+                print(f"{coach.telegram_id}\t{coach.name}{admin}")
+            listed = {c.telegram_id for c in coaches}
+            for admin_id in settings.admin_ids:
+                if admin_id not in listed:
+                    print(f"{admin_id}\t(admin, from ADMIN_IDS)")
+            if not coaches and not settings.admin_ids:
+                print("no coaches yet: urapolku coach add <telegram id> <name>")
+    finally:
+        await database.dispose()
+    return 0
+
+
+async def _qr(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.catalogue import load_catalogue
+    from bot.events.qr import QrError, bot_username, clean_username, deep_link, write_qr
+
+    catalogue = load_catalogue(settings.catalogue_dir)
+    if args.item_id not in catalogue:
+        print(f"urapolku: there is no item '{args.item_id}' in the catalogue", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.bot_username:
+            username = clean_username(args.bot_username)
+        else:
+            username = await bot_username(settings)
+        url = deep_link(username, args.item_id)
+        path = write_qr(url, Path(args.output or f"qr-{args.item_id}.png"))
+    except QrError as exc:
+        print(f"urapolku: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"urapolku: could not write the file: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: {url}")
     return 0
 
 

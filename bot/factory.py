@@ -20,7 +20,14 @@ from bot.actions import build_registry
 from bot.app import App
 from bot.config import Settings
 from bot.content import LANGUAGES, load_content
+from bot.events import jobs as events_jobs
+from bot.events import router as events
 from bot.handlers import errors, private
+from bot.handoff import admin as handoff_admin
+from bot.handoff import coach_router as handoff_coach
+from bot.handoff import jobs as handoff_jobs
+from bot.handoff import person_router as handoff_person
+from bot.handoff.content import load_handoff_content
 from bot.middlewares.person import PersonMiddleware
 from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
 from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
@@ -44,6 +51,7 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         default_language=settings.default_language,
         actions=actions,
     )
+    load_handoff_content(settings.content_dir)  # office hours, saved replies: fail early
     database = Database(settings.database_url)
     if migrate:
         await upgrade(database)
@@ -103,7 +111,15 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db))
     dispatcher.update.outer_middleware(PersonMiddleware())
     dispatcher.include_router(errors.build_router())
+    if app.settings.admin_ids:
+        dispatcher.include_router(handoff_admin.build_router(app.settings.admin_ids))
+    # events: browser buttons, poster links (/start ev_<id>), /mysignups
+    dispatcher.include_router(events.build_router())
+    # before the private router: while a coach has the person's request, it gets their messages
+    dispatcher.include_router(handoff_person.build_router())
     dispatcher.include_router(private.build_router())
+    if app.settings.coach_chat_id is not None:
+        dispatcher.include_router(handoff_coach.build_router(app.settings.coach_chat_id))
     return dispatcher
 
 
@@ -125,6 +141,8 @@ def build_scheduler(app: App, bot: Bot) -> Scheduler:
     """The background jobs of a running bot. Features add their jobs here."""
     scheduler = Scheduler(app, bot)
     app.scheduler = scheduler
+    handoff_jobs.register(scheduler)
+    events_jobs.register(scheduler)
     return scheduler
 
 

@@ -21,8 +21,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
+    CreateForumTopic,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChat,
     GetMe,
     SendDocument,
     SendMessage,
@@ -30,10 +32,13 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
+    AcceptedGiftTypes,
     BufferedInputFile,
     CallbackQuery,
     Chat,
+    ChatFullInfo,
     Document,
+    ForumTopic,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -83,6 +88,9 @@ class OfflineSession(BaseSession):
         self._failures: list[
             tuple[type[TelegramMethod[Any]], Callable[[TelegramMethod[Any]], Exception]]
         ] = []
+        #: supergroups that are forums (getChat says is_forum); their topics by thread id
+        self.forums: set[int] = set()
+        self.topics: dict[tuple[int, int], str] = {}
 
     def fail_next(
         self, method: type[TelegramMethod[Any]], error: Callable[[TelegramMethod[Any]], Exception]
@@ -126,12 +134,39 @@ class OfflineSession(BaseSession):
         if isinstance(method, GetMe):
             return self.bot_user
         if isinstance(method, SendMessage):
+            thread = method.message_thread_id
             return self.new_message(
                 int(method.chat_id),
                 from_user=self.bot_user,
                 text=method.text,
                 reply_markup=method.reply_markup,
+                **({"message_thread_id": thread, "is_topic_message": True} if thread else {}),
             )
+        if isinstance(method, GetChat):
+            chat_id = int(method.chat_id)
+            return ChatFullInfo(
+                id=chat_id,
+                type="private" if chat_id > 0 else "supergroup",
+                is_forum=chat_id in self.forums or None,
+                accent_color_id=0,
+                max_reaction_count=11,
+                accepted_gift_types=AcceptedGiftTypes(
+                    unlimited_gifts=False,
+                    limited_gifts=False,
+                    unique_gifts=False,
+                    premium_subscription=False,
+                    gifts_from_channels=False,
+                ),
+            )
+        if isinstance(method, CreateForumTopic):
+            chat_id = int(method.chat_id)
+            if chat_id not in self.forums:
+                raise TelegramBadRequest(
+                    method=method, message="Bad Request: the chat is not a forum"
+                )
+            thread_id = next(self._ids[chat_id])
+            self.topics[(chat_id, thread_id)] = method.name
+            return ForumTopic(message_thread_id=thread_id, name=method.name, icon_color=0x6FB9F0)
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
             current = self.messages.get(key)
@@ -206,12 +241,41 @@ class ChatClient:
 
     # -- what a person does --------------------------------------------------------------
 
-    async def send(self, text: str) -> list[Any]:
+    async def send(
+        self, text: str, *, reply_to: Message | None = None, thread_id: int | None = None
+    ) -> list[Any]:
+        """Write ``text`` (optionally as a reply to ``reply_to``, or in forum topic
+        ``thread_id``)."""
         entities = None
         if text.startswith("/"):
             length = len(text.split()[0])
             entities = [MessageEntity(type="bot_command", offset=0, length=length)]
-        return await self._message(text=text, entities=entities)
+        return await self._message(
+            text=text, entities=entities, **self._placement(reply_to, thread_id)
+        )
+
+    async def send_document(
+        self,
+        filename: str = "cv.pdf",
+        *,
+        caption: str | None = None,
+        reply_to: Message | None = None,
+        thread_id: int | None = None,
+    ) -> list[Any]:
+        document = Document(file_id=f"doc-{filename}", file_unique_id=filename, file_name=filename)
+        return await self._message(
+            document=document, caption=caption, **self._placement(reply_to, thread_id)
+        )
+
+    @staticmethod
+    def _placement(reply_to: Message | None, thread_id: int | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if reply_to is not None:
+            fields["reply_to_message"] = reply_to
+        if thread_id is not None:
+            fields["message_thread_id"] = thread_id
+            fields["is_topic_message"] = True
+        return fields
 
     async def send_sticker(self) -> list[Any]:
         sticker = Sticker(
@@ -225,9 +289,17 @@ class ChatClient:
         )
         return await self._message(sticker=sticker)
 
-    async def send_photo(self) -> list[Any]:
+    async def send_photo(
+        self,
+        *,
+        caption: str | None = None,
+        reply_to: Message | None = None,
+        thread_id: int | None = None,
+    ) -> list[Any]:
         return await self._message(
-            photo=[PhotoSize(file_id="ph1", file_unique_id="ph1", width=10, height=10)]
+            photo=[PhotoSize(file_id="ph1", file_unique_id="ph1", width=10, height=10)],
+            caption=caption,
+            **self._placement(reply_to, thread_id),
         )
 
     async def send_voice(self) -> list[Any]:

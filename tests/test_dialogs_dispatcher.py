@@ -166,7 +166,7 @@ async def test_stale_and_forged_buttons_never_save_anything(harness: Harness) ->
         "s:abc:def",
         "x" * 64,
         "",
-        "e:ev_lohja:1",
+        "zz:ev_lohja:1",  # a prefix no router owns
     ):
         calls = await person.press(forged)
         assert texts_of(sent(calls))[-1] == "Ikäryhmä?", forged

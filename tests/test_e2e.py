@@ -36,6 +36,7 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        polls_before = len(self.stub.calls_of("getUpdates"))
         handle = self.log.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=ROOT, env=self.env, stdout=handle, stderr=handle
@@ -43,7 +44,7 @@ class BotProcess:
         handle.close()
         # ready when it has set its command menu and polls for updates
         for _ in range(600):  # up to 30 s on a busy machine
-            if self.stub.calls_of("getUpdates"):
+            if len(self.stub.calls_of("getUpdates")) > polls_before:
                 return
             if self.process.returncode is not None:
                 break

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.engine.actions import ActionRegistry
+from bot.events import actions as events
+from bot.handoff import action as handoff
 
 from . import basic
 
@@ -10,4 +12,6 @@ from . import basic
 def build_registry() -> ActionRegistry:
     registry = ActionRegistry()
     basic.register(registry)
+    handoff.register(registry)
+    events.register(registry)
     return registry

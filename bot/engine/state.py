@@ -31,6 +31,9 @@ class ConversationState(BaseModel):
     progress: dict[str, str] = Field(default_factory=dict)
     #: how many times in a row the current step was answered wrongly (for gentler re-asks)
     misses: int = 0
+    #: data of features that live outside the dialogs (e.g. the events browser), by feature
+    #: name; the engine carries it along untouched and a reset clears it
+    features: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> ConversationState:
