@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             if settings.bot_token is None:
                 if sys.stdin.isatty() and not args.no_chat_fallback:
+                    setup_logging("WARNING", settings.log_format, secrets)
                     print(
                         "No BOT_TOKEN is set: starting the terminal chat instead (Ctrl-D to leave).\n"
                     )

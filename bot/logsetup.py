@@ -56,6 +56,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | N
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiogram logs every handled update at INFO; keep that at DEBUG unless asked for.
-    logging.getLogger("aiogram.event").setLevel(
-        logging.WARNING if level != "DEBUG" else logging.DEBUG
-    )
+    quiet = logging.WARNING if level != "DEBUG" else logging.DEBUG
+    logging.getLogger("aiogram.event").setLevel(quiet)
+    # Alembic narrates every plugin and migration at INFO; the result is what matters.
+    logging.getLogger("alembic").setLevel(quiet)
