@@ -1,7 +1,8 @@
 """Outgoing Bot API calls: Telegram's 429 and transient failures are expected events.
 
-A request middleware on the Bot's session waits ``retry_after`` on 429 and retries network
-errors and 5xx with backoff, a bounded number of times; anything else is raised to the caller.
+A request middleware on the Bot's session waits ``retry_after`` on 429 and retries 5xx and
+network errors with backoff, a bounded number of times; anything else is raised to the caller.
+A message send that fails after it left is not retried (it may have been delivered).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RetryMiddleware(BaseRequestMiddleware):
                 log.warning("%s: Telegram asks to wait %ss", type(method).__name__, exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:
-                if attempt == self.attempts:
+                if attempt == self.attempts or _maybe_delivered(method, exc):
                     raise
                 log.warning(
                     "%s failed (%s); retrying in %.1fs",
@@ -56,6 +57,19 @@ class RetryMiddleware(BaseRequestMiddleware):
                 await asyncio.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _maybe_delivered(method: Any, exc: Exception) -> bool:
+    """A send that failed after it left (a timeout, a dropped connection) may have reached the
+    person: repeating it could deliver it twice, so it is not retried here. Only "cannot
+    connect" proves nothing was sent."""
+    from bot.ratelimit import SENDS
+
+    return (
+        isinstance(exc, TelegramNetworkError)
+        and isinstance(method, SENDS)
+        and not exc.message.startswith("ClientConnector")
+    )
 
 
 def describe(method: Any) -> str:

@@ -49,3 +49,31 @@ def test_limiter_forgets_old_chats() -> None:
     for chat in range(100):
         limiter.delay_for(chat + 1)
     assert len(limiter._chats) == 10
+
+
+async def test_send_that_may_have_arrived_is_not_repeated(harness: object) -> None:
+    """A timeout after a message left must not deliver it twice; 'cannot connect' is retried."""
+    from aiogram.exceptions import TelegramNetworkError
+
+    from bot.telegram_session import RetryMiddleware
+
+    h = harness  # type: ignore[assignment]
+    for middleware in h.bot.session.middleware._middlewares:  # type: ignore[attr-defined]
+        if isinstance(middleware, RetryMiddleware):
+            middleware.base_delay = 0.0
+    person = h.person()
+    h.session.fail_next(
+        SendMessage, lambda m: TelegramNetworkError(method=m, message="Request timeout error")
+    )
+    await person.send("/start")
+    question = "Kieli? · Språk? · Language?"
+    asked = [c for c in h.session.calls_of(SendMessage) if c.text == question]
+    assert len(asked) == 1  # tried once, not repeated (then the error boundary speaks)
+
+    h.session.fail_next(
+        SendMessage,
+        lambda m: TelegramNetworkError(method=m, message="ClientConnectorError: refused"),
+    )
+    await person.send("/start")  # a returning person is greeted first
+    greeted = [c for c in h.session.calls_of(SendMessage) if c.text.startswith("WELCOME-BACK")]
+    assert len(greeted) == 2  # refused, then sent on the retry
