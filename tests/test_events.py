@@ -320,7 +320,16 @@ async def test_card_of_an_item_without_sign_up(h: Harness) -> None:
         "🔁 joka perjantai klo 10.00\n📍 Karkkilan kaupungintalo, Karkkila\n"
         "👥 Kaikille\n🗣 suomi\n🎟 Ei ilmoittautumista, tule paikalle"
     )
-    assert labels(card) == ["🗺 Kartta", "📅 Kalenteritiedosto", "🙅 Ei minulle", "◀ Takaisin"]
+    assert labels(card) == [
+        "🗺 Kartta",
+        "📅 Kalenteritiedosto",
+        "🙅 Ei minulle",
+        "💬 Kysy valmentajalta",
+        "◀ Takaisin",
+    ]
+    # from a card straight to a coach: the handoff dialog starts
+    calls = await person.click("💬 Kysy valmentajalta")
+    assert [c.text for c in sent(calls)][-1].startswith("🙋 Yhdistän sinut valmentajaan.")
 
 
 # -- cards and sign-ups ------------------------------------------------------------------------
@@ -337,6 +346,7 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
         ("🗺 Kartta", None),
         ("📅 Kalenteritiedosto", f"e:f:{YK}::0:0:0"),
         ("🙅 Ei minulle", f"e:n:{YK}::0:0:0"),
+        ("💬 Kysy valmentajalta", "e:t:::0:0:0"),
         ("◀ Takaisin", "e:h:::0:0:0"),
     ]
     assert card.reply_markup.inline_keyboard[1][0].url == OSM_KARKKILA

@@ -487,6 +487,7 @@ class Browser:
         rows.append(
             [Button(t("events.button.not_for_me"), cb.pack(cb.NOT_FOR_ME, item.id, view, page))]
         )
+        rows.append([Button(t("events.button.coach"), cb.pack(cb.TALK_TO_COACH))])
         rows.append([self._back(view, page)])
         return rows
 

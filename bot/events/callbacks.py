@@ -42,6 +42,7 @@ NOT_FOR_ME: Final = "n"  # "why not?"
 DISMISS: Final = "d"  # the answer to that
 CONSENT: Final = "g"  # give consent, then sign up
 MAIN_MENU: Final = "b"  # leave the browser for the main menu
+TALK_TO_COACH: Final = "t"  # leave the browser for the handoff dialog
 ACTIONS: Final = frozenset(
     {
         HOME,
@@ -58,6 +59,7 @@ ACTIONS: Final = frozenset(
         DISMISS,
         CONSENT,
         MAIN_MENU,
+        TALK_TO_COACH,
     }
 )
 #: actions that name an item

@@ -45,6 +45,8 @@ async def press(
     state = state.model_copy(deep=True)
     if data is not None and data.a == cb.MAIN_MENU:
         return await engine.go_home(state, ctx)
+    if data is not None and data.a == cb.TALK_TO_COACH and engine.dialogs.get("handoff"):
+        return await engine.begin(state, ctx, "handoff")
     browser = await _browser(state, ctx, can_edit=can_edit)
     turn = await _press(browser, data)
     return browser.state or state, turn
