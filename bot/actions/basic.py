@@ -50,10 +50,8 @@ async def my_data(ctx: ActionContext) -> ActionResult:
     lines = [ctx.t("mydata.title")]
     lines.append(ctx.t("mydata.consent_yes" if services.consent else "mydata.consent_no"))
     if stored:
-        lines += [
-            f"• {key}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-            for key, v in stored.items()
-        ]
+        engine = services.app.engine
+        lines += [engine.describe_answer(key, v, ctx.language) for key, v in stored.items()]
     else:
         lines.append(ctx.t("mydata.nothing"))
     return ActionResult(replies=[Reply("\n".join(lines))])

@@ -418,6 +418,18 @@ class Engine:
             return self.t("summary.empty", ctx)
         return self.t("summary.title", ctx) + "\n" + "\n".join(lines)
 
+    def describe_answer(self, key: str, value: Any, language: str) -> str:
+        """``• label: shown value`` for any stored answer, as the person saw the question."""
+        ctx = TurnContext(language=language)
+        sep = self.t("summary.list_separator", ctx)
+        for dialog in self.dialogs.dialogs.values():
+            for step in dialog.steps:
+                if getattr(step, "save_as", None) == key and step.label is not None:
+                    label = self.texts.resolve(step.label, language)
+                    return f"• {label}: {self.display_value(step, value, ctx, sep)}"
+        shown = sep.join(map(str, value)) if isinstance(value, list) else str(value)
+        return f"• {key}: {shown}"
+
     def display_value(self, step: Step, value: Any, ctx: TurnContext, sep: str = ", ") -> str:
         """An answer as the person saw it: option labels rather than stored values."""
         values = value if isinstance(value, list) else [value]
