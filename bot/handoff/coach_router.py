@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -226,36 +228,38 @@ async def _coach_or_refuse(
     return await service.actor_for(session, app.settings, user.id, user.first_name, now=app.clock())
 
 
-async def queue(message: Message, app: App, uow: UnitOfWork) -> None:
-    """Open requests, unclaimed first, oldest first."""
+async def _list_requests(
+    message: Message,
+    app: App,
+    uow: UnitOfWork,
+    fetch: Callable[[HandoffRepository, Any], Awaitable[Any]],
+    name: str,
+) -> None:
+    """Answer a coach with a list of requests (``coach.<name>.title`` / ``.empty``)."""
     labels = Labels(app)
     async with uow.transaction() as session:
         actor = await _coach_or_refuse(session, message, app)
-        requests = await HandoffRepository(session).open_requests() if actor else []
+        requests = await fetch(HandoffRepository(session), actor) if actor else []
     if actor is None:
         text = escape(labels.t("coach.only_coaches"))
     else:
         text = cards.queue_text(
-            labels, requests, app.clock(), title="coach.queue.title", empty="coach.queue.empty"
+            labels, requests, app.clock(), title=f"coach.{name}.title", empty=f"coach.{name}.empty"
         )
     with contextlib.suppress(TelegramAPIError):
         await message.reply(text, parse_mode="HTML")
+
+
+async def queue(message: Message, app: App, uow: UnitOfWork) -> None:
+    """Open requests, unclaimed first, oldest first."""
+    await _list_requests(message, app, uow, lambda repo, _: repo.open_requests(), "queue")
 
 
 async def mine(message: Message, app: App, uow: UnitOfWork) -> None:
     """The requests the coach has taken and not closed."""
-    labels = Labels(app)
-    async with uow.transaction() as session:
-        actor = await _coach_or_refuse(session, message, app)
-        requests = await HandoffRepository(session).claimed_by(actor.coach.id) if actor else []
-    if actor is None:
-        text = escape(labels.t("coach.only_coaches"))
-    else:
-        text = cards.queue_text(
-            labels, requests, app.clock(), title="coach.mine.title", empty="coach.mine.empty"
-        )
-    with contextlib.suppress(TelegramAPIError):
-        await message.reply(text, parse_mode="HTML")
+    await _list_requests(
+        message, app, uow, lambda repo, actor: repo.claimed_by(actor.coach.id), "mine"
+    )
 
 
 async def migrated(message: Message, app: App, bot: Bot) -> None:
