@@ -378,31 +378,17 @@ class Recommender:
         row: _Row, person: _Person, reasons: list[tuple[int, Reason]] | None
     ) -> int | None:
         """Audience score, or None when a strict audience excludes the person."""
-        score = 0
-        if row.ages:
-            if not person.age:
-                score -= P_UNKNOWN
-            elif row.ages & person.age:
-                score += W_AGE
-                if reasons is not None:
-                    group = person.profile.age_group or ""
-                    reasons.append((W_AGE, Reason("age", {"age_group": group})))
-            elif row.strict:
-                return None
-            else:
-                score -= P_AGE
-        if row.situations:
-            if not person.situation:
-                score -= P_UNKNOWN
-            elif row.situations & person.situation:
-                score += W_SITUATION
-                if reasons is not None:
-                    situation = person.profile.situation or ""
-                    reasons.append((W_SITUATION, Reason("situation", {"situation": situation})))
-            elif row.strict:
-                return None
-            else:
-                score -= P_SITUATION
+        age = _dimension(
+            row.ages, person.age, W_AGE, P_AGE, row.strict, reasons,
+            "age", "age_group", person.profile.age_group,
+        )  # fmt: skip
+        situation = _dimension(
+            row.situations, person.situation, W_SITUATION, P_SITUATION, row.strict, reasons,
+            "situation", "situation", person.profile.situation,
+        )  # fmt: skip
+        if age is None or situation is None:
+            return None
+        score = age + situation
         if row.unemployment:
             if person.unemployment:
                 if row.unemployment & person.unemployment:
@@ -672,6 +658,31 @@ class Recommender:
             found.append((start_ts, row.index, occurrence))
         found.sort(key=lambda entry: (entry[0], entry[1]))
         return [(self._items[index], occurrence) for _, index, occurrence in found]
+
+
+def _dimension(
+    wanted: int,
+    have: int,
+    weight: int,
+    penalty: int,
+    strict: bool,
+    reasons: list[tuple[int, Reason]] | None,
+    code: str,
+    param: str,
+    value: str | None,
+) -> int | None:
+    """The score of one audience dimension (age group, situation): a match adds ``weight``
+    (and a reason), a mismatch costs ``penalty`` or excludes when ``strict``, unknown costs
+    ``P_UNKNOWN``; an item open to everyone on it scores 0."""
+    if not wanted:
+        return 0
+    if not have:
+        return -P_UNKNOWN
+    if wanted & have:
+        if reasons is not None:
+            reasons.append((weight, Reason(code, {param: value or ""})))
+        return weight
+    return None if strict else -penalty
 
 
 _RECOMMENDERS: weakref.WeakKeyDictionary[Catalogue, Recommender] = weakref.WeakKeyDictionary()
