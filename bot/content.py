@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.catalogue.loader import check_catalogue
 from bot.engine.loader import DialogSet, lint_dialogs, load_dialogs
 from bot.engine.runner import BUILTIN_ACTIONS
 from bot.engine.texts import TextCatalogue, load_texts_collecting
@@ -66,8 +67,12 @@ def check_content(
     catalogue = None
     catalogue_dir = content_dir / "catalogue"
     if catalogue_dir.is_dir():
-        catalogue, catalogue_problems = _check_catalogue(catalogue_dir, texts)
+        catalogue, catalogue_problems = check_catalogue(catalogue_dir, texts)
         problems += catalogue_problems
+    # office hours and saved replies for the coaches (imported here: bot.handoff builds on this)
+    from bot.handoff.content import check_handoff_content
+
+    problems += check_handoff_content(content_dir)[1]
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         return None, problems
@@ -83,16 +88,3 @@ def load_content(
     if content is None:
         raise ContentError([p for p in problems if p.severity is Severity.ERROR])
     return content
-
-
-def _check_catalogue(directory: Path, texts: TextCatalogue) -> tuple[Any, list[Problem]]:
-    """Hook for the events catalogue (bot.catalogue), loaded when that package is present."""
-    try:
-        from bot.catalogue import loader
-    except ImportError:  # pragma: no cover - before the catalogue package exists
-        return None, []
-    check: Any = getattr(loader, "check_catalogue", None)
-    if check is None:  # pragma: no cover
-        return None, []
-    result: tuple[Any, list[Problem]] = check(directory, texts)
-    return result

@@ -27,7 +27,6 @@ from bot.handoff import admin as handoff_admin
 from bot.handoff import coach_router as handoff_coach
 from bot.handoff import jobs as handoff_jobs
 from bot.handoff import person_router as handoff_person
-from bot.handoff.content import load_handoff_content
 from bot.middlewares.person import PersonMiddleware
 from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
 from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
@@ -51,7 +50,6 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         default_language=settings.default_language,
         actions=actions,
     )
-    load_handoff_content(settings.content_dir)  # office hours, saved replies: fail early
     database = Database(settings.database_url)
     if migrate:
         await upgrade(database)
