@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,18 +146,67 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
+_worker_database: str | None = None
+
+
+async def _worker_postgres_url() -> str:
+    """A database of this test process's own (created once from ``TEST_POSTGRES_URL``), so that
+    several test runs on one machine never empty each other's tables."""
+    global _worker_database
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_w{os.getpid()}"
+    if _worker_database is None:
+        admin = Database(POSTGRES_URL)
+        try:
+            async with admin.engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text(f'drop database if exists "{name}"'))
+                await connection.execute(text(f'create database "{name}"'))
+        finally:
+            await admin.dispose()
+        _worker_database = name
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 async def fresh_postgres() -> Database:
-    """The test PostgreSQL database, emptied and migrated (skips the test if unreachable)."""
+    """This process's PostgreSQL test database, emptied and migrated (skips the test if
+    PostgreSQL is unreachable)."""
     if not reachable("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     from sqlalchemy import text
 
-    database = Database(POSTGRES_URL)
+    database = Database(await _worker_postgres_url())
     async with database.engine.begin() as connection:
         await connection.execute(text("drop schema public cascade"))
         await connection.execute(text("create schema public"))
     await upgrade(database)
     return database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_worker_postgres() -> Iterator[None]:
+    yield
+    if _worker_database is None:
+        return
+    import asyncio
+
+    async def drop() -> None:
+        admin = Database(POSTGRES_URL)
+        try:
+            async with admin.engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(
+                    text_(f'drop database if exists "{_worker_database}" with (force)')
+                )
+        finally:
+            await admin.dispose()
+
+    from sqlalchemy import text as text_
+
+    asyncio.run(drop())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
