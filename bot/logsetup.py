@@ -1,7 +1,15 @@
-"""Logging without personal data: no message texts, no names, no tokens.
+"""Logging without personal data: no message texts, no names, no phone numbers, no tokens.
 
-Handlers log ids and kinds only. As a second line of defence a filter masks the bot token
-(it appears in Bot API request URLs, which libraries sometimes log)."""
+Code logs ids and kinds only (never what a person or a coach wrote). As a second line of
+defence every log record is cleaned where it is made (a log record factory), so that whatever
+handler receives it (the console, a JSON collector, pytest's capture) never sees the bot token
+or the data keys: the token appears in Bot API request URLs, which aiohttp puts into some
+exception messages, and tracebacks are cleaned too.
+
+The database libraries (SQLAlchemy, aiosqlite) log every statement with its parameters at
+DEBUG; they are kept at WARNING whatever LOG_LEVEL says, because those parameters are people's
+data (encrypted columns are ciphertext there, but ids and choices are not).
+"""
 
 from __future__ import annotations
 
@@ -9,30 +17,84 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+#: a Bot API token (``123456:ABC…``) wherever it appears, e.g. in ``/bot<token>/getUpdates``
+_TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+MASK = "***"
+#: loggers that would print SQL parameters or raw updates at DEBUG
+QUIET_ALWAYS = ("sqlalchemy", "aiosqlite", "asyncpg")
+
+
+class Redactor:
+    """Masks the given secrets and anything shaped like a bot token."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # longest first, so a secret that contains another is masked whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def clean(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return _TOKEN_RE.sub(MASK, text)
+
+    def clean_record(self, record: logging.LogRecord) -> None:
+        """Make the record's message, traceback and stack safe, in place."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it as usual
+            return
+        cleaned = self.clean(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
 
 
 class RedactingFilter(logging.Filter):
+    """The same cleaning as a handler filter (for handlers set up elsewhere)."""
+
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
-        self.secrets = [s for s in (secrets or []) if s]
-
-    def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return _TOKEN_RE.sub("***", text)
+        self.redactor = Redactor(secrets or [])
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self._clean(message)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
+        self.redactor.clean_record(record)
         return True
 
 
+_redactor = Redactor()
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def _make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    assert _base_factory is not None
+    record = _base_factory(*args, **kwargs)
+    _redactor.clean_record(record)
+    return record
+
+
+def install_redaction(secrets: Iterable[str] = ()) -> None:
+    """Clean every log record of the process as it is made (idempotent; the latest secrets
+    replace earlier ones)."""
+    global _base_factory, _redactor
+    _redactor = Redactor(secrets)
+    if _base_factory is None:
+        _base_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_make_record)
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``LOG_FORMAT=json``): time, level, logger, message, and the
+    exception when there is one."""
+
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -40,12 +102,16 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exception"] = record.exc_text
         return json.dumps(data, ensure_ascii=False)
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
+    """Log to stderr as text or JSON, every record cleaned of ``secrets`` and bot tokens."""
+    install_redaction(secrets or [])
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -60,3 +126,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | N
     logging.getLogger("aiogram.event").setLevel(quiet)
     # Alembic narrates every plugin and migration at INFO; the result is what matters.
     logging.getLogger("alembic").setLevel(quiet)
+    for name in QUIET_ALWAYS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -13,7 +13,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app import App
 from bot.middlewares.unit_of_work import UnitOfWork
-from db import Database
+from db import Database, audit
+from db.audit import AuditRepository
 from db.repositories import CoachInfo, CoachRepository, OutboxRepository
 
 from .cards import Labels, OutboxAdmin
@@ -26,14 +27,23 @@ async def add_coach(
     db: Database, telegram_id: int, name: str, *, added_by: int | None = None
 ) -> CoachInfo:
     async with db.transaction() as session:
-        return await CoachRepository(session).add(
+        coach = await CoachRepository(session).add(
             telegram_id, name.strip()[:MAX_NAME], added_by=added_by
         )
+        await AuditRepository(session).record(
+            audit.COACH_ADDED, actor_id=added_by, target_id=telegram_id
+        )
+        return coach
 
 
-async def remove_coach(db: Database, telegram_id: int) -> bool:
+async def remove_coach(db: Database, telegram_id: int, *, removed_by: int | None = None) -> bool:
     async with db.transaction() as session:
-        return await CoachRepository(session).remove(telegram_id)
+        removed = await CoachRepository(session).remove(telegram_id)
+        if removed:
+            await AuditRepository(session).record(
+                audit.COACH_REMOVED, actor_id=removed_by, target_id=telegram_id
+            )
+        return removed
 
 
 async def list_coaches(db: Database) -> list[CoachInfo]:
@@ -64,9 +74,16 @@ async def coach_command(
             coach = await coaches.add(
                 int(args[1]), args[2].strip()[:MAX_NAME], added_by=admin_id, now=app.clock()
             )
+            await AuditRepository(session).record(
+                audit.COACH_ADDED, actor_id=admin_id, target_id=coach.telegram_id, at=app.clock()
+            )
             text = labels.t("coach.admin.added", name=coach.name, telegram_id=coach.telegram_id)
         elif verb == "remove" and len(args) == 2 and _parse_id(args[1]) is not None:
             removed = await coaches.remove(int(args[1]), now=app.clock())
+            if removed:
+                await AuditRepository(session).record(
+                    audit.COACH_REMOVED, actor_id=admin_id, target_id=int(args[1]), at=app.clock()
+                )
             key = "coach.admin.removed" if removed else "coach.admin.not_found"
             text = labels.t(key, telegram_id=args[1])
         elif verb == "list" and len(args) == 1:
