@@ -1,5 +1,9 @@
 """Consent, my data, deletion and retention (issue 5).
 
+No schema change: the feature uses the columns that exist (persons.consent_version,
+consent_decided_at and last_seen; conversation_states.subject; handoff_requests.anonymised_at).
+The revision stays so that the chain of revisions is the same everywhere.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-28
