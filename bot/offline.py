@@ -139,7 +139,12 @@ class OfflineSession(BaseSession):
                 int(method.chat_id),
                 from_user=self.bot_user,
                 text=method.text,
-                reply_markup=method.reply_markup,
+                # like Telegram: a message carries only an inline keyboard (not ForceReply)
+                reply_markup=(
+                    method.reply_markup
+                    if isinstance(method.reply_markup, InlineKeyboardMarkup)
+                    else None
+                ),
                 **({"message_thread_id": thread, "is_topic_message": True} if thread else {}),
             )
         if isinstance(method, GetChat):

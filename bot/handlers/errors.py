@@ -1,12 +1,25 @@
 """The error boundary: a failure in one update is logged (with its id, never its content),
-the person is told their answers are safe, and the bot goes on with the next update."""
+the person is told their answers are safe, and the bot goes on with the next update.
+
+The failed turn's transaction has already been rolled back when we get here (it is an
+``async with`` around the turn), so nothing half-done is stored. The update is then marked
+handled on its own, so a poison update is not re-delivered for ever.
+
+The log record carries the update id, the exception's type and where it was raised (file,
+line, function of each frame), but not the exception's message: messages of validation and
+database errors often quote the input, i.e. what the person typed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import traceback
 
 from aiogram import Bot, Router
-from aiogram.types import ErrorEvent
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, ErrorEvent, Update
 
 from bot.app import App
 from db.repositories import PersonRepository, UpdateRepository
@@ -14,33 +27,61 @@ from db.repositories import PersonRepository, UpdateRepository
 log = logging.getLogger(__name__)
 
 
-async def on_error(event: ErrorEvent, bot: Bot, app: App) -> bool:
-    update = event.update
-    log.error(
-        "update %s failed: %s",
-        update.update_id,
-        type(event.exception).__name__,
-        exc_info=event.exception,
-    )
-    chat = None
-    if update.message is not None:
-        chat = update.message.chat
+#: how many frames of a traceback are logged (the innermost ones)
+FRAMES = 8
+
+
+def where(exc: BaseException) -> str:
+    """The innermost frames of the traceback (file:line in function), innermost first,
+    without the exception's message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-FRAMES:]
+    return " <- ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in reversed(frames))
+
+
+def _short(filename: str) -> str:
+    for marker in ("/site-packages/", f"{os.getcwd()}/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def _private_chat(update: Update) -> Chat | None:
+    message = update.message or update.edited_message
+    if message is not None:
+        chat: Chat | None = message.chat
     elif update.callback_query is not None and update.callback_query.message is not None:
         chat = update.callback_query.message.chat
+    else:
+        chat = None
+    return chat if chat is not None and chat.type == "private" else None
+
+
+async def on_error(event: ErrorEvent, bot: Bot, app: App) -> bool:
+    update = event.update
+    exc = event.exception
+    log.error("update %s failed: %s at %s", update.update_id, type(exc).__name__, where(exc))
+    chat = _private_chat(update)
     try:
-        # Mark it handled so a poison update is not re-delivered for ever.
         async with app.db.transaction() as session:
             await UpdateRepository(session).mark(update.update_id)
             language: str = app.settings.default_language
-            if chat is not None and chat.type == "private":
+            if chat is not None:
                 person = await PersonRepository(session).by_telegram_id(chat.id)
                 language = person.language if person else language
-        if chat is not None and chat.type == "private":
-            if update.callback_query is not None:
+        if chat is None:
+            return True
+        if update.callback_query is not None:
+            # it may have been answered before the failure: that is fine
+            with contextlib.suppress(TelegramAPIError):
                 await bot.answer_callback_query(update.callback_query.id)
-            await bot.send_message(chat.id, app.t("bot.error", language))
-    except Exception:  # the boundary itself must never raise
-        log.exception("could not report the failure of update %s", update.update_id)
+        await bot.send_message(chat.id, app.t("bot.error", language))
+    except Exception as failure:  # the boundary itself must never raise
+        log.error(
+            "could not report the failure of update %s: %s at %s",
+            update.update_id,
+            type(failure).__name__,
+            where(failure),
+        )
     return True
 
 

@@ -99,8 +99,10 @@ async def feedback(
     await callback.answer()
     message = callback.message
     with contextlib.suppress(TelegramAPIError):
-        if isinstance(message, Message) and message.text:
-            await message.edit_text(f"{message.text}\n\n✔ {callback_data.score}/5")
+        marked = f"\n\n✔ {callback_data.score}/5"
+        # the same score pressed again: the message already says so (no "not modified" 400)
+        if isinstance(message, Message) and message.text and not message.text.endswith(marked):
+            await message.edit_text(f"{message.text}{marked}")
         await bot.send_message(person.telegram_id, conversation.t("handoff.feedback_thanks"))
     await redraw(bot, app, req)
 

@@ -11,6 +11,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.app import App
 from bot.conversation import Conversation
+from bot.middlewares.unit_of_work import PRELOADED_PERSON
 from db.repositories import PersonRepository
 
 #: last_seen is refreshed at most this often, to keep writes off the hot path
@@ -29,9 +30,16 @@ class PersonMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if user is None or user.is_bot or chat is None or chat.type != "private":
             return await handler(event, data)
+        if isinstance(event, Update) and event.my_chat_member is not None:
+            # blocking or unblocking the bot is not a visit: no person row is created for
+            # someone who never wrote, and last_seen is left alone (bot/handlers/updates.py)
+            return await handler(event, data)
         now = app.clock()
-        async with app.db.read() as session:
-            person = await PersonRepository(session).by_telegram_id(user.id)
+        if PRELOADED_PERSON in data:  # read with the update's "handled?" check
+            person = data[PRELOADED_PERSON]
+        else:
+            async with app.db.read() as session:
+                person = await PersonRepository(session).by_telegram_id(user.id)
         if person is None or person.blocked or now - person.last_seen > TOUCH_EVERY:
             async with app.db.transaction() as session:
                 repo = PersonRepository(session)
