@@ -25,6 +25,8 @@ Loc = tuple[str | int, ...]
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    #: worth knowing, nothing to fix now (e.g. texts a language variant takes from its base)
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +284,8 @@ def problems_from_validation_error(
             message = template.format(field=field_name)
             if err["type"] in {"string_pattern_mismatch", "string_too_long", "string_too_short"}:
                 message += f": {err['msg'].lower()}"
+        elif loc and isinstance(loc[-1], int) and isinstance(_descend(doc.data, loc), dict):
+            message = _clean_msg(err["msg"])  # about a whole block in a list, e.g. a step
         else:
             message = f"'{field_name}': {_clean_msg(err['msg'])}"
         hint = None
@@ -328,6 +332,8 @@ def _real_loc(data: Any, loc: Loc) -> Loc:
             real.append(part)
         elif isinstance(part, str) and not last:
             continue  # a union tag such as 'choice' or 'function-after[...]'
+        elif isinstance(part, str) and isinstance(data, dict) and data.get("kind") == part:
+            continue  # the tag of a whole step that failed its own check
         else:
             real.append(part)
             data = None

@@ -90,7 +90,7 @@ steps:
         (
             "      - {id: a, label: {fi: A, sv: A, en: A}}\n    next: loop\n  - id: loop\n    kind: message\n"
             "    text: {fi: x, sv: x, en: x}\n    next: menu\n",
-            "d/onboarding.yaml:5:5: error: from 'menu' the dialog can never end (a loop with no exit)",
+            "d/onboarding.yaml:5:5: error: the dialog can never end from 'menu': the steps 'menu' and 'loop' form a loop with no exit",
         ),
         (
             '      - {id: a, label: {fi: "'

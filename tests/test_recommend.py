@@ -153,6 +153,15 @@ def test_languages_read_widen_the_language_filter(bundled: Catalogue) -> None:
     assert "international-students" in ids(recommend(bundled, with_en, now=NOW, limit=100))
 
 
+def test_plain_finnish_readers_get_finnish_items(bundled: Catalogue) -> None:
+    def ranked(language: str) -> list[str]:
+        profile = {"language": language, "municipality": "rovaniemi"}
+        return ids(recommend(bundled, profile, now=NOW, limit=100))
+
+    assert "international-students" not in ranked("fi")  # English only
+    assert ranked("fi-selko") == ranked("fi")
+
+
 # --- hard filters on a small catalogue --------------------------------------------------------
 
 

@@ -166,7 +166,10 @@ class Profile:
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> Profile:
-        language = _one(answers, "language", LANGUAGES)
+        # a language variant (plain Finnish, ``fi-selko``) reads what its base language reads
+        base = answers.get("language")
+        base = base.split("-", 1)[0] if isinstance(base, str) else base
+        language = _one({"language": base}, "language", LANGUAGES)
         reads = set(_many(answers, "languages_read", LANGUAGES))
         if language:
             reads.add(language)

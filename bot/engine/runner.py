@@ -11,6 +11,7 @@ The same runner serves Telegram, the terminal chat and ``urapolku check``.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,8 @@ MAX_AUTO_STEPS = 100
 #: actions the engine itself provides (a registered action of the same name overrides it)
 BUILTIN_ACTIONS = frozenset({"summary"})
 MAX_HISTORY = 40
+#: the word to a person whose step disappeared in a content update (live reload)
+STEP_GONE = "engine.step_gone"
 
 
 def pack(seq: int, option: str) -> str:
@@ -114,6 +117,8 @@ class Engine:
         """Show the question the person is on again (or the menu if nothing is open)."""
         state = state.model_copy(deep=True)
         turn = Turn()
+        if notice is None and self._lost(state):
+            notice = STEP_GONE
         if notice:
             turn.replies.append(Reply(self.t(notice, ctx)))
         step = self._waiting_step(state)
@@ -228,9 +233,15 @@ class Engine:
     async def _stale(
         self, state: ConversationState, ctx: TurnContext
     ) -> tuple[ConversationState, Turn]:
-        new_state, turn = await self.current(state, ctx, notice="engine.moved_on")
-        turn.notice = self.t("engine.moved_on", ctx)
+        notice = STEP_GONE if self._lost(state) else "engine.moved_on"
+        new_state, turn = await self.current(state, ctx, notice=notice)
+        turn.notice = self.t(notice, ctx)
         return new_state, turn
+
+    def _lost(self, state: ConversationState) -> bool:
+        """The person waits at a step the content no longer has (it was removed or renamed, or
+        no longer asks anything): the next update brings them somewhere sensible, with a word."""
+        return state.position is not None and self._waiting_step(state) is None
 
     async def _recover(self, state: ConversationState, turn: Turn, ctx: TurnContext) -> None:
         """The person is idle, or on a step that no longer exists: bring them somewhere sensible."""
@@ -480,7 +491,9 @@ class Engine:
 
     def _match_option(self, step: ChoiceStep, text: str, ctx: TurnContext) -> Any:
         typed = text.strip().casefold()
-        if typed.isdigit() and 1 <= int(typed) <= len(step.options):
+        # isdecimal, not isdigit ("²" is a digit int() refuses); short, as int() refuses
+        # thousands of digits
+        if typed.isdecimal() and len(typed) <= 3 and 1 <= int(typed) <= len(step.options):
             return step.options[int(typed) - 1]
         for option in step.options:
             if (
@@ -503,6 +516,8 @@ class Engine:
             try:
                 number = float(cleaned)
             except ValueError:
+                return None, False
+            if not math.isfinite(number):  # "nan", "inf" parse as floats
                 return None, False
             if (rules.min is not None and number < rules.min) or (
                 rules.max is not None and number > rules.max

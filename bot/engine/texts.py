@@ -11,6 +11,25 @@ Files ``content/texts/*.yaml`` look like::
 Several files may carry the same language; they are merged and a key defined twice is an
 error. A text missing in one language falls back to the default language, so a person always
 gets *something*; ``urapolku check`` reports every such fallback so editors can fill it in.
+
+A *language variant* (plain Finnish, ``fi-selko``) is a text file with ``fallback:``::
+
+    version: 1
+    language: fi-selko
+    fallback: fi
+    name: Selkosuomi
+    texts:
+      bot:
+        help: "Kirjoita /menu. Näet valikon."
+      dialog:                      # texts written inline in dialogs/*.yaml, by place
+        onboarding:
+          intro:
+            text: "Hei! Olen Urapolku. Olen botti."
+
+Every text it lacks is taken from its fallback language. ``dialog.<dialog>.<step>.<field>``
+(``text``, ``label``, ``reask``; ``options.<option id>`` for a button; ``dialog.<dialog>.title``)
+overrides a text written inline in a dialog file, so a new language never needs the dialog
+files to be edited (see :func:`bot.engine.loader.apply_text_overrides`).
 """
 
 from __future__ import annotations
@@ -26,6 +45,8 @@ from bot.yamlsource import ContentError, Problem, YamlDocument, load_yaml
 from .schema import TextRef
 
 LANGUAGE_CODE = r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$"
+#: a person's language is stored in 8 characters
+MAX_LANGUAGE_CODE = 8
 
 
 class _SafeDict(dict[str, Any]):
@@ -54,12 +75,19 @@ class TextCatalogue:
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
     #: where each (language, key) was defined, for error messages
     origins: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict)
-    #: languages in the order they should be offered; the chain a variant falls back through
+    #: language -> the language it falls back to (declared with ``fallback:``)
     fallbacks: dict[str, str] = field(default_factory=dict)
+    #: language -> its own name, from ``name:`` (e.g. "Selkosuomi")
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
         return sorted(self.texts)
+
+    @property
+    def variants(self) -> list[str]:
+        """Languages that are variants of another one (they declare a ``fallback``)."""
+        return sorted(lang for lang in self.fallbacks if lang in self.texts)
 
     def has(self, key: str, language: str | None = None) -> bool:
         if language is None:
@@ -180,12 +208,24 @@ def _load_text_file(doc: YamlDocument, catalogue: TextCatalogue) -> list[Problem
             doc.problem(("language",), "'language' must be a language code such as fi, sv or en")
         )
         return problems
+    if len(language) > MAX_LANGUAGE_CODE:
+        problems.append(
+            doc.problem(
+                ("language",),
+                f"the language code '{language}' is longer than {MAX_LANGUAGE_CODE} characters",
+                hint="use a shorter one, such as fi-selko",
+            )
+        )
+        return problems
     fallback = data.get("fallback")
     if fallback is not None:
         if not isinstance(fallback, str) or not re.match(LANGUAGE_CODE, fallback):
             problems.append(doc.problem(("fallback",), "'fallback' must be a language code"))
         else:
             catalogue.fallbacks[language] = fallback
+    name = data.get("name")
+    if isinstance(name, str) and name.strip():
+        catalogue.names[language] = name.strip()
     flat: dict[str, Any] = {}
     problems += _flatten(doc, data.get("texts", {}), "", ("texts",), flat)
     table = catalogue.texts.setdefault(language, {})
