@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
+from bot.reports.stats import count_recommendations
 from db.repositories import EventRepository
 
 from . import callbacks as cb
@@ -29,6 +30,8 @@ async def recommend_action(ctx: ActionContext) -> ActionResult:
         return ActionResult(replies=[Reply(ctx.t("recommend.none"))])
     reply = await browser.list_reply(View(cb.FOR_YOU), 0, edit=False, in_dialog=True)
     assert reply is not None  # page 0 always exists
+    # anonymous counters for the reports (issue 7): the plan completed, the items suggested
+    await count_recommendations(ctx, reply, browser.item, browser.answers)
     return ActionResult(replies=[reply])
 
 

@@ -1,0 +1,373 @@
+"""Building a report (figures from :class:`db.reports.ReportRepository`, labels from the
+content in the report's language) and writing it as text, CSV or JSON.
+
+Privacy: every count from 1 to 4 is shown as ``<5`` in every format (and in the chart), so a
+small group cannot be picked out; a share needs at least 5 answers behind it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final
+
+from bot.app import App
+from bot.catalogue import HELSINKI
+from bot.catalogue.schema import Catalogue
+from bot.engine.schema import ChoiceStep
+from db import Database
+from db.reports import TARGET_GROUPS, Period, ReportRepository
+
+#: counts below this are shown as "<5"
+SMALL: Final = 5
+HIDDEN: Final = "<5"
+
+COUNT, SHARE, SECONDS = "count", "share", "seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    key: str
+    label: str
+    value: int | float | None
+    kind: str = COUNT
+
+    @property
+    def hidden(self) -> bool:
+        return self.kind == COUNT and isinstance(self.value, int) and 0 < self.value < SMALL
+
+    def public(self) -> int | float | str | None:
+        """The value as it may be shown: small counts hidden, shares rounded."""
+        if self.hidden:
+            return HIDDEN
+        if self.kind == SHARE and self.value is not None:
+            return round(float(self.value), 3)
+        if self.kind == SECONDS and self.value is not None:
+            return round(float(self.value) / 60, 1)  # minutes
+        return self.value
+
+
+@dataclass(slots=True)
+class Section:
+    key: str
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Report:
+    language: str
+    first_day: date
+    last_day: date
+    municipality: str | None
+    title: str
+    subtitle: str
+    note: str
+    sections: list[Section]
+    #: render a text key in the report's language
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+# -- the period ----------------------------------------------------------------------------
+
+
+def last_full_month(today: date) -> tuple[date, date]:
+    first_of_this = today.replace(day=1)
+    last = first_of_this - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def period_of(first_day: date, last_day: date, municipality: str | None = None) -> Period:
+    """Whole days in Finnish time, ``last_day`` included."""
+    start = datetime.combine(first_day, time(0), tzinfo=HELSINKI)
+    end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=HELSINKI)
+    return Period(start, end, municipality)
+
+
+# -- labels --------------------------------------------------------------------------------
+
+
+class _Labels:
+    def __init__(self, app: App, language: str) -> None:
+        self.app = app
+        self.language = language
+
+    def t(self, key: str, **params: object) -> str:
+        return self.app.t(key, self.language, **params)
+
+    def option(self, answer_key: str, value: str | None) -> str:
+        """An answer's option label as people saw it (e.g. ``lohja`` → Lohja)."""
+        if value is None:
+            return self.t("reports.unknown")
+        for dialog in self.app.content.dialogs.dialogs.values():
+            for step in dialog.steps:
+                if isinstance(step, ChoiceStep) and step.save_as == answer_key:
+                    for option in step.options:
+                        if option.stored_value == value:
+                            return self.app.content.texts.resolve(option.label, self.language)
+        return value
+
+    def item(self, item_id: str | None) -> str:
+        catalogue = self.app.content.catalogue
+        item = (
+            catalogue.get(item_id)
+            if isinstance(catalogue, Catalogue) and item_id is not None
+            else None
+        )
+        return item.title.get(self.language) if item is not None else (item_id or "?")
+
+    def known(self, key: str, fallback: str | None) -> str:
+        texts = self.app.content.texts
+        if fallback is None:
+            return self.t("reports.unknown")
+        return self.t(key) if texts.has(key, self.language) else fallback
+
+
+def _ordered(counts: Mapping[str | None, int]) -> list[tuple[str | None, int]]:
+    """Largest first; the unknown last."""
+    return sorted(counts.items(), key=lambda kv: (kv[0] is None, -kv[1], str(kv[0])))
+
+
+def _figures(prefix: str, counts: Mapping[str | None, int], label: Any) -> list[Figure]:
+    return [
+        Figure(f"{prefix}.{key if key is not None else 'unknown'}", label(key), n)
+        for key, n in _ordered(counts)
+    ]
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+async def build_report(
+    app: App,
+    first_day: date,
+    last_day: date,
+    *,
+    language: str,
+    municipality: str | None = None,
+    db: Database | None = None,
+) -> Report:
+    period = period_of(first_day, last_day, municipality)
+    labels = _Labels(app, language)
+    t = labels.t
+    database = db or app.db
+    async with database.read() as session:
+        repo = ReportRepository(session)
+        new = await repo.people_new(period)
+        active = await repo.people_active(period)
+        by_place = await repo.reached_by_answer(period, "municipality")
+        by_age = await repo.reached_by_answer(period, "age_group")
+        by_language = await repo.reached_by_language(period)
+        participants, groups = await repo.participants(period)
+        plans = await repo.count_events("career_plan_completed", period)
+        shown = await repo.events_by("recommendation_shown", "item", period)
+        signups = await repo.events_by_pair("event_signup", "item", "kind", period)
+        attended = await repo.attended_by_item(period)
+        made, claimed = await repo.requests(period)
+        median = await repo.median_claim_seconds(period)
+        closed = await repo.closed_by_outcome(period)
+        outcomes = await repo.events_by("followup_answered", "outcome", period)
+        scored, helped = await repo.followup_helped(period)
+
+    signups_item: dict[str | None, int] = {}
+    signups_kind: dict[str | None, int] = {}
+    for (item_id, kind), n in signups.items():
+        signups_item[item_id] = signups_item.get(item_id, 0) + n
+        signups_kind[kind] = signups_kind.get(kind, 0) + n
+
+    def f(key: str, value: int | float | None, kind: str = COUNT) -> Figure:
+        return Figure(key, t(f"reports.figure.{key.split('.')[-1]}"), value, kind)
+
+    sections = [
+        Section(
+            "reached",
+            t("reports.section.reached"),
+            [f("reached.new", new), f("reached.active", active)],
+        ),
+        Section(
+            "municipality",
+            t("reports.section.municipality"),
+            _figures("municipality", by_place, lambda k: labels.option("municipality", k)),
+        ),
+        Section(
+            "age_group",
+            t("reports.section.age_group"),
+            _figures("age_group", by_age, lambda k: labels.option("age_group", k)),
+        ),
+        Section(
+            "language",
+            t("reports.section.language"),
+            _figures("language", by_language, lambda k: labels.known(f"reports.language.{k}", k)),
+        ),
+        Section(
+            "participants",
+            t("reports.section.participants"),
+            [f("participants.participants", participants)]
+            + [f(f"participants.{g}", groups[g]) for g in TARGET_GROUPS],
+        ),
+        Section(
+            "career_plans", t("reports.section.career_plans"), [f("career_plans.completed", plans)]
+        ),
+        Section(
+            "recommendations",
+            t("reports.section.recommendations"),
+            _figures("recommendations", shown, labels.item),
+        ),
+        Section(
+            "signups_item",
+            t("reports.section.signups_item"),
+            _figures("signups_item", signups_item, labels.item),
+        ),
+        Section(
+            "signups_kind",
+            t("reports.section.signups_kind"),
+            _figures(
+                "signups_kind", signups_kind, lambda k: labels.known(f"catalogue.kind.{k}", k)
+            ),
+        ),
+        Section(
+            "attendance",
+            t("reports.section.attendance"),
+            [
+                f("attendance.attended_total", sum(attended.values())),
+                *_figures("attendance", attended, labels.item),
+            ],
+        ),
+        Section(
+            "requests",
+            t("reports.section.requests"),
+            [
+                f("requests.requests", made),
+                f("requests.claimed", claimed),
+                f("requests.median_claim", median, SECONDS),
+            ],
+        ),
+        Section(
+            "closed",
+            t("reports.section.closed"),
+            _figures("closed", closed, lambda k: labels.known(f"coach.outcome.{k}", k)),
+        ),
+        Section(
+            "followup",
+            t("reports.section.followup"),
+            [
+                f("followup.answered", sum(outcomes.values())),
+                *_figures("followup", outcomes, lambda k: labels.option("followup_outcome", k)),
+                f("followup.helped", helped / scored if scored >= SMALL else None, SHARE),
+            ],
+        ),
+    ]
+    place = (
+        labels.option("municipality", municipality)
+        if municipality
+        else t("reports.all_municipalities")
+    )
+    return Report(
+        language=language,
+        first_day=first_day,
+        last_day=last_day,
+        municipality=municipality,
+        title=t("reports.title"),
+        subtitle=t(
+            "reports.period",
+            start=_day(first_day),
+            end=_day(last_day),
+            place=place,
+        ),
+        note=t("reports.note"),
+        sections=sections,
+        texts={
+            "none": t("reports.none"),
+            "not_enough": t("reports.not_enough"),
+            "duration": t("reports.duration"),
+        },
+    )
+
+
+def _day(day: date) -> str:
+    return f"{day.day}.{day.month}.{day.year}"
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _text_value(report: Report, figure: Figure) -> str:
+    value = figure.public()
+    if value is None:
+        return report.texts["not_enough"]
+    if isinstance(value, str):
+        return value
+    if figure.kind == SHARE:
+        return f"{round(float(value) * 100)} %"
+    if figure.kind == SECONDS:
+        minutes = round(float(figure.value or 0) / 60)
+        return report.texts["duration"].format(hours=minutes // 60, minutes=minutes % 60)
+    return str(value)
+
+
+def to_text(report: Report) -> str:
+    lines = [report.title, report.subtitle, ""]
+    for section in report.sections:
+        lines.append(section.title)
+        if not section.figures:
+            lines.append(f"  {report.texts['none']}")
+        for figure in section.figures:
+            lines.append(f"  {figure.label}: {_text_value(report, figure)}")
+        lines.append("")
+    lines.append(report.note)
+    return "\n".join(lines)
+
+
+def _rows(report: Report) -> Iterable[dict[str, Any]]:
+    for section in report.sections:
+        for figure in section.figures:
+            yield {
+                "section": section.key,
+                "key": figure.key,
+                "label": figure.label,
+                "value": figure.public(),
+                "kind": figure.kind,
+            }
+
+
+def to_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["section", "key", "label", "value", "kind"])
+    writer.writeheader()
+    for row in _rows(report):
+        writer.writerow({**row, "value": "" if row["value"] is None else row["value"]})
+    return out.getvalue()
+
+
+def to_json(report: Report) -> str:
+    data = {
+        "title": report.title,
+        "from": report.first_day.isoformat(),
+        "to": report.last_day.isoformat(),
+        "municipality": report.municipality,
+        "language": report.language,
+        "note": report.note,
+        "sections": [
+            {
+                "key": s.key,
+                "title": s.title,
+                "figures": [
+                    {"key": f.key, "label": f.label, "value": f.public(), "kind": f.kind}
+                    for f in s.figures
+                ],
+            }
+            for s in report.sections
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def render(report: Report, fmt: str) -> str:
+    return {"text": to_text, "csv": to_csv, "json": to_json}[fmt](report)

@@ -1,0 +1,292 @@
+"""Follow-up check-ins and event attendance (issue 7): the only SQL of these two tables.
+
+``followups`` rows are written in the transaction of the thing they follow (a request closed,
+attendance marked) and sent once by a background job; ``event_attendance`` says who came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import EventAttendance, EventSignup, Followup, Person, utcnow
+from .repositories import _insert, _rowcount
+
+#: statuses of a follow-up (see :class:`~db.models.Followup`)
+FOLLOWUP_PENDING = "pending"
+FOLLOWUP_SENDING = "sending"
+FOLLOWUP_SENT = "sent"
+FOLLOWUP_ANSWERED = "answered"
+FOLLOWUP_SKIPPED = "skipped"
+FOLLOWUP_FAILED = "failed"
+
+#: what a follow-up follows
+SOURCE_REQUEST = "request"
+SOURCE_ATTENDED = "attended"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupInfo:
+    """A follow-up with what the sender must know about its person (None: the person is gone)."""
+
+    id: int
+    person_id: int
+    source_kind: str
+    source_id: int
+    days: int
+    due_at: datetime
+    status: str
+    attempts: int
+    created_at: datetime
+    last_error: str | None
+    telegram_id: int | None
+    language: str | None
+    consent_version: int | None
+    blocked: bool
+    last_seen: datetime | None
+
+
+class FollowupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def schedule(
+        self,
+        person_id: int,
+        source_kind: str,
+        source_id: int,
+        due: Mapping[int, datetime],
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """One row per round (``days`` → when); a round already scheduled is left alone.
+        Returns how many rows were new."""
+        created = 0
+        for days, due_at in sorted(due.items()):
+            statement = (
+                _insert(self.session, Followup)
+                .values(
+                    person_id=person_id,
+                    source_kind=source_kind,
+                    source_id=source_id,
+                    days=days,
+                    due_at=due_at,
+                    status=FOLLOWUP_PENDING,
+                    attempts=0,
+                    created_at=now or utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["source_kind", "source_id", "days"])
+            )
+            created += _rowcount(await self.session.execute(statement))
+        return created
+
+    async def cancel_source(self, source_kind: str, source_id: int, *, reason: str) -> int:
+        """Skip the rounds of a source not yet sent (e.g. attendance was unmarked)."""
+        result = await self.session.execute(
+            update(Followup)
+            .where(
+                Followup.source_kind == source_kind,
+                Followup.source_id == source_id,
+                Followup.status == FOLLOWUP_PENDING,
+            )
+            .values(status=FOLLOWUP_SKIPPED, last_error=reason[:64])
+        )
+        return _rowcount(result)
+
+    async def restore_source(self, source_kind: str, source_id: int, *, reason: str) -> int:
+        """Undo :meth:`cancel_source` with the same ``reason`` (e.g. attendance marked again)."""
+        result = await self.session.execute(
+            update(Followup)
+            .where(
+                Followup.source_kind == source_kind,
+                Followup.source_id == source_id,
+                Followup.status == FOLLOWUP_SKIPPED,
+                Followup.last_error == reason[:64],
+            )
+            .values(status=FOLLOWUP_PENDING, last_error=None)
+        )
+        return _rowcount(result)
+
+    async def due(self, now: datetime, *, limit: int) -> list[int]:
+        rows = await self.session.scalars(
+            select(Followup.id)
+            .where(Followup.status == FOLLOWUP_PENDING, Followup.due_at <= now)
+            .order_by(Followup.due_at, Followup.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim(self, followup_id: int, *, now: datetime) -> bool:
+        """``pending`` → ``sending``; of several workers exactly one gets the row."""
+        result = await self.session.execute(
+            update(Followup)
+            .where(
+                Followup.id == followup_id,
+                Followup.status == FOLLOWUP_PENDING,
+                Followup.due_at <= now,
+            )
+            .values(status=FOLLOWUP_SENDING, attempts=Followup.attempts + 1)
+        )
+        return _rowcount(result) == 1
+
+    async def get(self, followup_id: int) -> FollowupInfo | None:
+        row = (
+            await self.session.execute(
+                select(Followup, Person)
+                .outerjoin(Person, Person.id == Followup.person_id)
+                .where(Followup.id == followup_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        f, p = row
+        return FollowupInfo(
+            id=f.id,
+            person_id=f.person_id,
+            source_kind=f.source_kind,
+            source_id=f.source_id,
+            days=f.days,
+            due_at=f.due_at,
+            status=f.status,
+            attempts=f.attempts,
+            created_at=f.created_at,
+            last_error=f.last_error,
+            telegram_id=p.telegram_id if p is not None else None,
+            language=p.language if p is not None else None,
+            consent_version=p.consent_version if p is not None else None,
+            blocked=p is not None and p.blocked_at is not None,
+            last_seen=p.last_seen if p is not None else None,
+        )
+
+    async def finish(
+        self, followup_id: int, status: str, *, now: datetime, error: str | None = None
+    ) -> None:
+        values: dict[str, object] = {"status": status, "last_error": error[:64] if error else None}
+        if status == FOLLOWUP_SENT:
+            values["sent_at"] = now
+        await self.session.execute(
+            update(Followup).where(Followup.id == followup_id).values(**values)
+        )
+
+    async def postpone(self, followup_id: int, *, at: datetime, reason: str) -> None:
+        """Back to ``pending``, due again at ``at`` (the person was busy, or Telegram said wait)."""
+        await self.session.execute(
+            update(Followup)
+            .where(Followup.id == followup_id)
+            .values(status=FOLLOWUP_PENDING, due_at=at, last_error=reason[:64])
+        )
+
+    async def sent_since(self, person_id: int, since: datetime) -> int:
+        """Follow-ups the person got at or after ``since`` (to space them out)."""
+        found = await self.session.scalar(
+            select(func.count()).where(
+                Followup.person_id == person_id,
+                Followup.sent_at.is_not(None),
+                Followup.sent_at >= since,
+            )
+        )
+        return int(found or 0)
+
+    async def answer_latest(self, person_id: int, *, now: datetime) -> FollowupInfo | None:
+        """Mark the person's most recently sent follow-up answered; returns it (None if none)."""
+        followup_id = await self.session.scalar(
+            select(Followup.id)
+            .where(Followup.person_id == person_id, Followup.status == FOLLOWUP_SENT)
+            .order_by(Followup.sent_at.desc(), Followup.id.desc())
+            .limit(1)
+        )
+        if followup_id is None:
+            return None
+        await self.session.execute(
+            update(Followup)
+            .where(Followup.id == followup_id)
+            .values(status=FOLLOWUP_ANSWERED, answered_at=now)
+        )
+        return await self.get(followup_id)
+
+    async def for_person(self, person_id: int) -> list[FollowupInfo]:
+        ids = await self.session.scalars(
+            select(Followup.id).where(Followup.person_id == person_id).order_by(Followup.id)
+        )
+        found = [await self.get(i) for i in list(ids)]
+        return [f for f in found if f is not None]
+
+    async def delete_for_person(self, person_id: int) -> int:
+        """For erasure (the foreign key cascades too; this makes it explicit)."""
+        result = await self.session.execute(delete(Followup).where(Followup.person_id == person_id))
+        return _rowcount(result)
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeInfo:
+    """One sign-up of an occurrence, as the coaches' attendance list shows it."""
+
+    signup_id: int
+    person_id: int
+    item_id: str
+    starts_at: datetime
+    status: str
+    attended: bool
+
+
+class AttendanceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def signups(self, item_id: str, since: datetime, until: datetime) -> list[AttendeeInfo]:
+        """Active sign-ups of ``item_id`` at occurrences starting in [since, until), and any
+        sign-up already marked attended there, oldest occurrence first."""
+        rows = await self.session.execute(
+            select(EventSignup, EventAttendance.signup_id)
+            .outerjoin(EventAttendance, EventAttendance.signup_id == EventSignup.id)
+            .where(
+                EventSignup.item_id == item_id,
+                EventSignup.starts_at >= since,
+                EventSignup.starts_at < until,
+                (EventSignup.status == "active") | EventAttendance.signup_id.is_not(None),
+            )
+            .order_by(EventSignup.starts_at, EventSignup.created_at, EventSignup.id)
+        )
+        return [
+            AttendeeInfo(
+                signup_id=s.id,
+                person_id=s.person_id,
+                item_id=s.item_id,
+                starts_at=s.starts_at,
+                status=s.status,
+                attended=marked is not None,
+            )
+            for s, marked in rows
+        ]
+
+    async def signup(self, signup_id: int) -> AttendeeInfo | None:
+        row = (
+            await self.session.execute(
+                select(EventSignup, EventAttendance.signup_id)
+                .outerjoin(EventAttendance, EventAttendance.signup_id == EventSignup.id)
+                .where(EventSignup.id == signup_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        s, marked = row
+        return AttendeeInfo(s.id, s.person_id, s.item_id, s.starts_at, s.status, marked is not None)
+
+    async def mark(self, signup_id: int, *, coach_id: int | None, now: datetime) -> bool:
+        """True if the sign-up was not marked before."""
+        statement = (
+            _insert(self.session, EventAttendance)
+            .values(signup_id=signup_id, marked_at=now, marked_by=coach_id)
+            .on_conflict_do_nothing(index_elements=["signup_id"])
+        )
+        return _rowcount(await self.session.execute(statement)) == 1
+
+    async def unmark(self, signup_id: int) -> bool:
+        result = await self.session.execute(
+            delete(EventAttendance).where(EventAttendance.signup_id == signup_id)
+        )
+        return _rowcount(result) == 1

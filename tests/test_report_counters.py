@@ -1,0 +1,47 @@
+"""The anonymous counters the reports read that the recommendation step records: a career
+plan completed, and each suggested item (no person id in either)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import Event
+
+from .conftest import Harness, buttons_of
+from .test_events import YK, events_app, h, onboard, sent
+
+__all__ = ["events_app", "h"]  # fixtures used here
+
+
+async def test_a_completed_career_plan_and_its_suggestions_are_counted(h: Harness) -> None:
+    person = await onboard(h, 1001)
+    await person.click("Suunnittele polkuni")
+    for answer in (
+        "Olen työtön",
+        "Yli vuoden",
+        "50 vuotta tai yli",
+        "Karkkila",
+        "Ammatillinen tutkinto",
+        "Rakentaminen",
+        "Valmis ✅",
+        "Oma yritys",
+        "Valmis ✅",
+        "Minulla on idea",
+        "Ryhmässä muiden kanssa",
+        "Valmis ✅",
+        "Hyvin",
+    ):
+        await person.click(answer)
+    calls = await person.click("Ohita")
+    suggested = [data.split(":")[2] for _, data in buttons_of(sent(calls)[1]) if data]
+    assert suggested[0] == YK
+    async with h.app.db.read() as session:
+        rows = (await session.execute(select(Event.name, Event.dims).order_by(Event.id))).all()
+    base = {"dialog": "career_plan", "language": "fi", "municipality": "karkkila",
+            "age_group": "50_plus"}  # fmt: skip
+    assert rows[0] == ("career_plan_completed", base)
+    assert [(name, dims["item"]) for name, dims in rows[1:]] == [
+        ("recommendation_shown", item) for item in suggested
+    ]
+    assert rows[1][1] == {**base, "item": YK, "kind": "entrepreneurship_coaching"}
+    assert all("person" not in str(dims) for _, dims in rows)
