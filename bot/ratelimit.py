@@ -2,7 +2,9 @@
 
 Outgoing: every send goes through one limiter with token buckets per private chat (about one
 message a second, with a small burst so a turn's two or three messages are not delayed), per
-group (20 a minute) and overall (25 a second, under Telegram's ~30). Incoming: a person who
+group (20 a minute) and overall (OUTGOING_PER_SECOND, default 28 a second with a burst of
+OUTGOING_BURST = 1, so that no sliding second holds more than Telegram's ~30). A 429 pauses
+the chat for its ``retry_after``, and repeated 429s pause everything. Incoming: a person who
 sends more than a few messages a second gets one "slow down" and the excess is dropped before
 it reaches the database.
 """
@@ -10,28 +12,67 @@ it reaches the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import (
     CopyMessage,
     CopyMessages,
     ForwardMessage,
+    ForwardMessages,
+    SendAnimation,
+    SendAudio,
+    SendContact,
+    SendDice,
     SendDocument,
+    SendLocation,
+    SendMediaGroup,
     SendMessage,
     SendPhoto,
+    SendPoll,
+    SendSticker,
+    SendVenue,
+    SendVideo,
+    SendVideoNote,
+    SendVoice,
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
 
-#: the calls that deliver a new message to a chat
-SENDS = (SendMessage, SendDocument, SendPhoto, CopyMessage, CopyMessages, ForwardMessage)
+log = logging.getLogger(__name__)
+
+#: the calls that deliver a new message to a chat (edits and answers to buttons do not count)
+SENDS = (
+    SendMessage,
+    SendDocument,
+    SendPhoto,
+    SendAudio,
+    SendVoice,
+    SendVideo,
+    SendVideoNote,
+    SendAnimation,
+    SendSticker,
+    SendMediaGroup,
+    SendLocation,
+    SendVenue,
+    SendContact,
+    SendPoll,
+    SendDice,
+    CopyMessage,
+    CopyMessages,
+    ForwardMessage,
+    ForwardMessages,
+)
 
 
 @dataclass(slots=True)
@@ -45,13 +86,19 @@ class Bucket:
 
     def reserve(self, now: float) -> float:
         """Take a token; return how long to wait before using it (0 if available now)."""
+        paused = max(0.0, self.updated - now)  # see pause()
         elapsed = max(0.0, now - self.updated)
         self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
         self.updated = max(now, self.updated)
         self.tokens -= 1
         if self.tokens >= 0:
-            return 0.0
-        return -self.tokens / self.rate
+            return paused
+        return paused + -self.tokens / self.rate
+
+    def pause(self, now: float, seconds: float) -> None:
+        """No tokens for ``seconds`` from ``now`` (Telegram answered 429)."""
+        self.tokens = min(self.tokens, 0.0)
+        self.updated = max(self.updated, now + seconds)
 
 
 class OutgoingLimiter:
@@ -59,6 +106,7 @@ class OutgoingLimiter:
         self,
         *,
         global_per_second: float = 25.0,
+        global_burst: float | None = None,
         private_per_second: float = 1.0,
         private_burst: float = 5.0,
         group_per_minute: float = 20.0,
@@ -71,8 +119,14 @@ class OutgoingLimiter:
         self.group = (group_per_minute / 60.0, group_burst)
         self.clock = clock
         self.max_chats = max_chats
-        self._global = Bucket(global_per_second, global_per_second, global_per_second, clock())
+        # The overall bucket lets ``global_burst`` (default: a second's worth) go at once.
+        # Against a limit counted per sliding second, rate + burst must stay within it.
+        burst = global_per_second if global_burst is None else max(1.0, global_burst)
+        self._global = Bucket(global_per_second, burst, burst, clock())
         self._chats: OrderedDict[int | str, Bucket] = OrderedDict()
+        self._window_capacity = max(1, math.floor(global_per_second + burst - 1))
+        self._sent: deque[float] = deque()
+        self._last_429 = -math.inf
 
     def delay_for(self, chat_id: int | str) -> float:
         """Reserve a slot for one message to ``chat_id``; the wait before sending it."""
@@ -91,10 +145,39 @@ class OutgoingLimiter:
             wait = max(wait, self._global.reserve(now))
         return wait
 
+    def pause(self, chat_id: int | str, seconds: float) -> None:
+        """Telegram answered 429 with ``retry_after``: nothing more to this chat until it has
+        passed. A second 429 (any chat) within that time means the overall limit: then
+        nothing at all goes until it has passed, so concurrent senders stop hitting it. (One
+        429 alone is usually timing jitter at the edge of the limit; pausing everyone for it
+        would cost a second's worth of messages each time.)"""
+        now = self.clock()
+        bucket = self._chats.get(chat_id)
+        if bucket is not None:
+            bucket.pause(now, seconds)
+        if now - self._last_429 < max(1.0, seconds):
+            self._global.pause(now, seconds)
+        self._last_429 = now
+
     async def acquire(self, chat_id: int | str) -> None:
         wait = self.delay_for(chat_id)
         if wait > 0:
             await asyncio.sleep(wait)
+        if self.global_per_second > 0:
+            await self._enter_window()
+
+    async def _enter_window(self) -> None:
+        """At most ``rate + burst - 1`` sends start in any sliding second, counted when they
+        actually start: a stalled event loop that wakes several reserved sends at once must
+        not crowd them into one second (Telegram counts what arrives, not what we planned)."""
+        while True:
+            now = self.clock()
+            while self._sent and self._sent[0] <= now - 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self._window_capacity:
+                self._sent.append(now)
+                return
+            await asyncio.sleep(self._sent[0] + 1.0 - now)
 
 
 class RateLimitMiddleware(BaseRequestMiddleware):
@@ -109,13 +192,28 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, SENDS):
-            await self.limiter.acquire(method.chat_id)
-        return await make_request(bot, method)
+        if not isinstance(method, SENDS):
+            return await make_request(bot, method)
+        chat_id = method.chat_id
+        await self.limiter.acquire(chat_id)
+        try:
+            return await make_request(bot, method)  # type: ignore[arg-type]
+        except Exception as exc:
+            # a 429, possibly wrapped by an inner middleware (the outbox's guard)
+            cause = exc if isinstance(exc, TelegramRetryAfter) else exc.__cause__
+            if isinstance(cause, TelegramRetryAfter):
+                self.limiter.pause(chat_id, float(cause.retry_after))
+            raise
 
 
 class FloodControlMiddleware(BaseMiddleware):
-    """Drops a person's updates beyond ``limit`` in ``window`` seconds, answering once."""
+    """Drops a person's updates beyond ``limit`` in ``window`` seconds, before the database.
+
+    A flood gets one answer (``on_flood``, "slow down"); it lasts until the person has been
+    quiet for a whole window, so a long flood is not answered again and again. Dropped button
+    presses are answered silently (the phone would otherwise spin). Group chats are not
+    limited here (the coach group is trusted; other groups are ignored anyway).
+    """
 
     def __init__(
         self,
@@ -132,7 +230,9 @@ class FloodControlMiddleware(BaseMiddleware):
         self.max_people = max_people
         self.on_flood = on_flood
         self._seen: OrderedDict[int, list[float]] = OrderedDict()
-        self._warned: dict[int, float] = {}
+        #: when each flooding person's last dropped update came
+        self._flooding: OrderedDict[int, float] = OrderedDict()
+        self.dropped = 0
 
     async def __call__(
         self,
@@ -152,8 +252,18 @@ class FloodControlMiddleware(BaseMiddleware):
             self._seen.popitem(last=False)
         if len(times) <= self.limit:
             return await handler(event, data)
-        if now - self._warned.get(user.id, -1e9) >= self.window and self.on_flood is not None:
-            self._warned[user.id] = now
-            if isinstance(event, Update):
-                await self.on_flood(event, data)
+        self.dropped += 1
+        last = self._flooding.pop(user.id, None)
+        self._flooding[user.id] = now
+        if len(self._flooding) > self.max_people:
+            self._flooding.popitem(last=False)
+        if not isinstance(event, Update):
+            return None
+        if (last is None or now - last >= self.window) and self.on_flood is not None:
+            log.info("update %s: flood from a person; slowing down", event.update_id)
+            await self.on_flood(event, data)
+        elif event.callback_query is not None:
+            bot: Bot = data["bot"]
+            with contextlib.suppress(TelegramAPIError):
+                await bot.answer_callback_query(event.callback_query.id)
         return None

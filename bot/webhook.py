@@ -4,12 +4,16 @@ Every request must carry the secret we registered (``X-Telegram-Bot-Api-Secret-T
 anything else gets 401 and is not processed. An update is answered 200 only after it was
 handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes that harmless).
 ``GET /healthz`` answers 200 when the database answers.
+
+Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.workers`) serve one
+port: the parent binds the socket and each worker accepts on it (``sock``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -54,8 +58,13 @@ async def serve(
     stop: asyncio.Event,
     allowed_updates: list[str],
     register: bool = True,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Listen until ``stop`` is set; register the webhook with Telegram first if asked."""
+    """Listen until ``stop`` is set; register the webhook with Telegram first if asked.
+
+    With ``sock`` (a listening socket bound by the parent of several workers), accept on it
+    instead of binding WEBHOOK_HOST:WEBHOOK_PORT.
+    """
     settings = app.settings
     if settings.webhook_secret is None:
         raise ValueError("WEBHOOK_SECRET is not set")
@@ -63,11 +72,13 @@ async def serve(
     web_app = build_web_app(app, bot, dispatcher, secret=secret, path=settings.webhook_path)
     runner = web.AppRunner(web_app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    site: web.BaseSite
+    if sock is not None:
+        site = web.SockSite(runner, sock)
+    else:
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
-    log.info(
-        "listening on %s:%s%s", settings.webhook_host, settings.webhook_port, settings.webhook_path
-    )
+    log.info("listening on %s%s", site.name, settings.webhook_path)
     try:
         if register:
             if not settings.webhook_url:

@@ -665,13 +665,18 @@ class BotAPIStub:
         language_code: str | None = "fi",
         username: str | None = None,
         last_name: str | None = None,
+        *,
+        known: bool = False,
     ) -> FakeUser:
         """A person (the same object for the same id). Their chat becomes known to the bot
-        with their first action, as in Telegram."""
+        with their first action, as in Telegram; ``known=True``: as if they had written to
+        the bot before (a benchmark's thousands of people who signed up long ago)."""
         if user_id <= 0:
             raise ValueError("user ids are positive")
         existing = self._users.get(user_id)
         if existing is not None:
+            if known:
+                self._chats[user_id].known = True
             return existing
         person = FakeUser(self, user_id, first_name, language_code, username, last_name)
         self._users[user_id] = person
@@ -685,6 +690,8 @@ class BotAPIStub:
                 username=username,
             ),
         )
+        if known:
+            self._chats[user_id].known = True
         return person
 
     def group(self, chat_id: int, title: str = "Ryhmä", is_forum: bool = False) -> FakeGroup:
@@ -758,6 +765,29 @@ class BotAPIStub:
             self._chat(chat_id).last_activity = time.monotonic()
         self._notify()
         return update_id
+
+    def take_updates(self, limit: int = 100) -> list[JSON]:
+        """Hand out pending updates as a webhook push would, for a test or benchmark that
+        posts them to the bot's webhook itself (each once; they count for :meth:`latencies`
+        from now). Confirm each with :meth:`confirm_update` when the bot answered 200, as
+        Telegram does: until then the person's ``wait_idle`` waits for it."""
+        fresh = [
+            u
+            for u in self._deliverable(len(self._updates))
+            if u["update_id"] not in self._handed_out
+        ]
+        batch = fresh[:limit]
+        self._hand_out(batch)
+        return copy.deepcopy(batch)
+
+    def confirm_update(self, update_id: int) -> None:
+        """The bot's webhook answered 200 to this update: it leaves the queue."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self._notify()
+
+    async def wait_for_updates(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until something changes, e.g. an update is queued (or ``timeout`` seconds pass)."""
+        await self._wait_change(timeout)
 
     @property
     def pending_updates(self) -> list[JSON]:
@@ -1210,6 +1240,10 @@ class BotAPIStub:
             if batch or self._closing or remaining <= 0:
                 break
             await self._wait_change(remaining)
+        self._hand_out(batch)
+        return copy.deepcopy(batch)
+
+    def _hand_out(self, batch: list[JSON]) -> None:
         now = time.monotonic()
         for update in batch:
             update_id = update["update_id"]
@@ -1218,7 +1252,6 @@ class BotAPIStub:
             if chat_id is not None:
                 self._awaiting_reply.setdefault(chat_id, {})[update_id] = now
                 self._chat(chat_id).last_activity = now
-        return copy.deepcopy(batch)
 
     async def _set_webhook(self, params: JSON) -> bool:
         url = params.get("url")
