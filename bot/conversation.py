@@ -87,8 +87,11 @@ class Conversation:
                 await PersonRepository(session).set_language(self.person.id, turn.language)
             if services.consent:
                 answers = AnswerRepository(session)
+                plain = app.plain_answer_keys  # choices; what people type is encrypted
                 for dialog, key, value in turn.answered:
-                    await answers.save(self.person.id, dialog, key, value, now=app.clock())
+                    await answers.save(
+                        self.person.id, dialog, key, value, now=app.clock(), plain=key in plain
+                    )
             elif turn.finished:
                 new_state.answers = {
                     k: v for k, v in new_state.answers.items() if k in KEPT_WITHOUT_CONSENT

@@ -1,12 +1,21 @@
 """Long polling that confirms an update to Telegram only after it has been handled.
 
-aiogram's own polling asks for the next batch (which confirms the previous one) while the
-previous batch may still be in progress; a crash then loses those updates. Here a batch is
-handled completely before the next ``getUpdates`` call moves the offset on, so a crash means
-re-delivery, and the unit-of-work middleware makes re-delivery harmless.
+aiogram's own polling moves the offset past a batch (which confirms it to Telegram) while the
+batch may still be in progress; a crash then loses those updates. Here the offset sent to
+Telegram never passes the oldest update that is still being handled, so a crash means
+re-delivery, and the unit-of-work middleware makes re-delivery harmless (its "handled" mark is
+committed with the update's effects).
 
-Within a batch, updates of different chats run concurrently and updates of one chat run in
-order, so one person's fast double tap cannot race their own conversation.
+The loop is pipelined: it goes on fetching while earlier updates are handled, so one slow
+update does not hold back everyone else's. Updates of one chat run one after another in the
+order Telegram numbered them (a person's fast double tap cannot race their own conversation);
+updates of different chats run concurrently. Because the offset stays at the oldest unfinished
+update, Telegram hands out the updates after it again on every fetch: those already in flight
+or finished are recognised by their ``update_id`` and dropped, so none is handled twice by
+this process, and they are dropped before being parsed (:class:`GetRawUpdates`). A fetch
+that brings nothing new is not repeated until the offset can move on (the oldest update
+finished) or a short pause has passed, so a slow update does not make the loop a busy one. At
+most :data:`CONCURRENCY` updates run at a time.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -28,6 +38,23 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 log = logging.getLogger(__name__)
+
+#: with updates in flight and nothing new in the last fetch: fetch again after this at the latest
+RECHECK_S = 0.25
+#: with updates in flight, fetches are at least this far apart (each hands them out again)
+BUSY_GAP_S = 0.02
+#: updates handled at the same time (of different chats). More do not finish sooner: they
+#: share one CPU and SQLite's one writer, and each update then takes as long as all of them.
+CONCURRENCY = 8
+#: an update that takes longer than this is logged (something is stuck or overloaded)
+SLOW_S = 2.0
+
+
+class GetRawUpdates(GetUpdates):
+    """``getUpdates`` whose answer stays JSON: updates handed out again while an older one is
+    in flight are dropped by id without being parsed (only new ones become :class:`Update`)."""
+
+    __returning__: ClassVar[Any] = list[dict[str, Any]]
 
 
 def chat_key(update: Update) -> int:
@@ -43,20 +70,103 @@ def chat_key(update: Update) -> int:
     return -update.update_id
 
 
-async def handle_batch(dispatcher: Dispatcher, bot: Bot, updates: Sequence[Update]) -> None:
-    groups: dict[int, list[Update]] = defaultdict(list)
-    for update in updates:
-        groups[chat_key(update)].append(update)
+class Pipeline:
+    """Updates being handled, per chat in order, and the offset that is safe to confirm.
 
-    async def run(group: list[Update]) -> None:
-        for update in group:
-            try:
-                await dispatcher.feed_update(bot, update)
-            except Exception:
-                # The error boundary handles handler failures; this is the last resort.
-                log.exception("update %s could not be handled", update.update_id)
+    ``submit`` takes the updates of a fetch; ``offset`` is what the next ``getUpdates`` may
+    send: the oldest unfinished update, or one past the newest seen when all are finished.
+    """
 
-    await asyncio.gather(*(run(group) for group in groups.values()))
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, concurrency: int = CONCURRENCY) -> None:
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self._slots = asyncio.Semaphore(concurrency)
+        #: update ids at or after the confirmed offset that are queued, running or finished
+        self._known: set[int] = set()
+        #: ... of which these are not finished yet
+        self._unfinished: set[int] = set()
+        self._newest: int | None = None
+        #: the last offset sent: Telegram does not hand out anything before it again
+        self._floor = 0
+        self._queues: dict[int, deque[Update]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        #: set when the oldest unfinished update finishes (the offset moves on)
+        self.progress = asyncio.Event()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._unfinished)
+
+    @property
+    def offset(self) -> int | None:
+        """The offset to send: everything before it has been handled."""
+        if self._unfinished:
+            return min(self._unfinished)
+        return None if self._newest is None else self._newest + 1
+
+    def submit(self, updates: Iterable[dict[str, Any] | Update]) -> int:
+        """Queue the updates not seen before (raw JSON or parsed); returns how many were new."""
+        new = 0
+        for raw in updates:
+            update_id = raw.update_id if isinstance(raw, Update) else int(raw["update_id"])
+            if update_id in self._known or update_id < self._floor:
+                continue  # handed out again because an older update is still in flight
+            update = (
+                raw
+                if isinstance(raw, Update)
+                else Update.model_validate(raw, context={"bot": self.bot})
+            )
+            new += 1
+            self._known.add(update_id)
+            self._unfinished.add(update_id)
+            if self._newest is None or update_id > self._newest:
+                self._newest = update_id
+            key = chat_key(update)
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append(update)  # that chat's worker takes it after the ones before it
+                continue
+            self._queues[key] = deque([update])
+            worker = asyncio.create_task(self._drain(key))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+        return new
+
+    def forget_confirmed(self, offset: int) -> None:
+        """Telegram will not hand out updates before ``offset`` again."""
+        if offset > self._floor:
+            self._floor = offset
+            self._known = {update_id for update_id in self._known if update_id >= offset}
+
+    async def _drain(self, key: int) -> None:
+        queue = self._queues[key]
+        loop = asyncio.get_running_loop()
+        try:
+            while queue:
+                update = queue[0]
+                started = loop.time()
+                try:
+                    async with self._slots:
+                        await self.dispatcher.feed_update(self.bot, update)
+                except Exception:
+                    # The error boundary handles handler failures; this is the last resort.
+                    log.exception("update %s could not be handled", update.update_id)
+                finally:
+                    took = loop.time() - started
+                    if took > SLOW_S:
+                        log.warning("update %s took %.1f s", update.update_id, took)
+                    queue.popleft()
+                    oldest = min(self._unfinished) == update.update_id
+                    self._unfinished.discard(update.update_id)
+                    if oldest:
+                        self.progress.set()  # the offset moves on
+        finally:
+            del self._queues[key]
+
+    async def join(self) -> None:
+        """Wait until every update taken so far is finished."""
+        while self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
 
 
 async def poll(
@@ -68,14 +178,20 @@ async def poll(
     timeout: int = 25,  # noqa: ASYNC109 - the long-poll timeout sent to Telegram
     limit: int = 100,
 ) -> None:
-    """Poll until ``stop`` is set; the batch in progress is always finished first."""
-    offset: int | None = None
+    """Poll until ``stop`` is set; updates in progress are always finished first."""
+    pipeline = Pipeline(dispatcher, bot)
     backoff = 1.0
     while not stop.is_set():
+        offset = pipeline.offset
+        pipeline.progress.clear()
         request = asyncio.ensure_future(
             bot(
-                GetUpdates(
-                    offset=offset, timeout=timeout, limit=limit, allowed_updates=allowed_updates
+                GetRawUpdates(
+                    offset=offset,
+                    # with updates in flight Telegram answers at once anyway (they are pending)
+                    timeout=0 if pipeline.busy else timeout,
+                    limit=limit,
+                    allowed_updates=allowed_updates,
                 )
             )
         )
@@ -89,6 +205,7 @@ async def poll(
         try:
             updates = request.result()
         except TelegramUnauthorizedError:
+            await pipeline.join()
             raise
         except TelegramRetryAfter as exc:
             await _sleep(stop, exc.retry_after)
@@ -99,18 +216,34 @@ async def poll(
             backoff = min(backoff * 2, 30.0)
             continue
         backoff = 1.0
-        if not updates:
-            continue
-        await handle_batch(dispatcher, bot, updates)
-        offset = updates[-1].update_id + 1
+        if offset is not None:
+            pipeline.forget_confirmed(offset)
+        if pipeline.submit(updates) == 0 and pipeline.busy:
+            # Nothing new: what came back is in flight. Ask again once the offset can move on.
+            await _wait_any(stop, pipeline.progress, RECHECK_S)
+        elif pipeline.busy:
+            await _sleep(stop, BUSY_GAP_S)  # let a few more arrive than one at a time
+    await pipeline.join()
+    offset = pipeline.offset
     if offset is not None:
-        # Confirm the last handled batch so it is not delivered again after a clean stop.
+        # Confirm what was handled so it is not delivered again after a clean stop.
         try:
             await bot(
                 GetUpdates(offset=offset, timeout=0, limit=1, allowed_updates=allowed_updates)
             )
         except Exception as exc:  # a failed confirmation only means a harmless re-delivery
             log.warning("could not confirm the last updates: %s", type(exc).__name__)
+
+
+async def _wait_any(stop: asyncio.Event, event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` or ``stop`` is set, or ``seconds`` have passed."""
+    waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())}
+    _done, pending = await asyncio.wait(
+        waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+    )
+    for waiter in pending:
+        waiter.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -62,7 +62,8 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # parameters are people's data: never in exception messages or logs
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             ensure_sqlite_folder(self.url)
             kwargs["connect_args"] = {"timeout": busy_timeout_s}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .botapi_stub import BotAPIStub, FakeUser
-from .conftest import ROOT
+from .conftest import ROOT, TEST_DATA_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,8 @@ class BotProcess:
         self.env = {
             **os.environ,
             "BOT_TOKEN": TOKEN,
+            # a token means production: the data key must be given (docs/SECURITY.md)
+            "DATA_KEY": TEST_DATA_KEY,
             "TELEGRAM_API_URL": stub.base_url,
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}",
             "DIALOGS_DIR": str(ROOT / "dialogs"),
@@ -43,7 +45,7 @@ class BotProcess:
         )
         handle.close()
         # ready when it has set its command menu and polls for updates
-        for _ in range(600):  # up to 30 s on a busy machine
+        for _ in range(1800):  # up to 90 s on a busy machine
             if len(self.stub.calls_of("getUpdates")) > polls_before:
                 return
             if self.process.returncode is not None:

@@ -14,9 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.middlewares.state import FSM_KEY
+from bot.storage import SqlStorage, read_ahead, storage_key
 from db import Database
 from db.repositories import UpdateRepository
 
@@ -44,9 +47,20 @@ class UnitOfWork:
         self.marked = True
 
 
+#: handler data: the person read with the "handled?" check (None: not known yet); only set for
+#: private chats with a person, see :class:`~bot.middlewares.person.PersonMiddleware`
+PRELOADED_PERSON = "preloaded_person"
+
+
 class UnitOfWorkMiddleware(BaseMiddleware):
-    def __init__(self, db: Database) -> None:
+    """Skips handled updates; the same one statement also reads the sender and, with the
+    conversation state in the database, their state row (bot/storage.py), so the update's
+    pre-handler reads cost one round trip. Registered inside the per-chat lock
+    (bot/middlewares/state.py) so the state it reads cannot go stale before the handler."""
+
+    def __init__(self, db: Database, storage: BaseStorage | None = None) -> None:
         self.db = db
+        self.storage = storage
 
     async def __call__(
         self,
@@ -55,11 +69,33 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         update_id = event.update_id if isinstance(event, Update) else None
+        state_key = None
         if update_id is not None:
+            user: User | None = data.get("event_from_user")
+            chat: Chat | None = data.get("event_chat")
+            telegram_id = None
+            if user is not None and not user.is_bot and chat is not None and chat.type == "private":
+                telegram_id = user.id  # the same test as PersonMiddleware's
+            fsm_key: StorageKey | None = data.get(FSM_KEY)
+            if isinstance(self.storage, SqlStorage) and fsm_key is not None:
+                state_key = storage_key(fsm_key)
             async with self.db.read() as session:
-                if await UpdateRepository(session).is_processed(update_id):
-                    log.info("update %s was already handled; skipped", update_id)
-                    return None
+                found = await UpdateRepository(session).context(update_id, telegram_id, state_key)
+            if found.processed:
+                log.info("update %s was already handled; skipped", update_id)
+                return None
+            if telegram_id is not None:
+                data[PRELOADED_PERSON] = found.person
+        with read_ahead(state_key, found.state if state_key is not None else None):
+            return await self._handle(handler, event, data, update_id)
+
+    async def _handle(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+        update_id: int | None,
+    ) -> Any:
         unit = UnitOfWork(self.db, update_id)
         data["uow"] = unit
         try:

@@ -1,0 +1,180 @@
+"""The pipelined polling loop (bot/polling.py) against a scripted Telegram that, like the real
+one, hands out every update from the offset on until the offset moves past it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, Message, Update, User
+
+from bot.polling import Pipeline, poll
+
+TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+
+
+def message_update(update_id: int, chat_id: int, text: str) -> Update:
+    return Update(
+        update_id=update_id,
+        message=Message(
+            message_id=update_id,
+            date=datetime(2026, 11, 28, tzinfo=UTC),
+            chat=Chat(id=chat_id, type="private"),
+            from_user=User(id=chat_id, is_bot=False, first_name="Testi"),
+            text=text,
+        ),
+    )
+
+
+class ScriptedTelegram(BaseSession):
+    """getUpdates only: an offset confirms (drops) the updates before it."""
+
+    def __init__(self, updates: list[Update]) -> None:
+        super().__init__()
+        self.pending = list(updates)
+        self.offsets: list[int | None] = []
+        self.handed_out: Counter[int] = Counter()
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
+    ) -> Any:
+        assert isinstance(method, GetUpdates)
+        self.offsets.append(method.offset)
+        if method.offset is not None:
+            self.pending = [u for u in self.pending if u.update_id >= method.offset]
+        batch = self.pending[: method.limit or 100]
+        if not batch:
+            await asyncio.sleep(0.01)  # a (very short) long poll
+        self.handed_out.update(u.update_id for u in batch)
+        return [u.model_dump(mode="json", exclude_none=True) for u in batch]  # as JSON
+
+    async def close(self) -> None:
+        return None
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Recorder:
+    """A dispatcher whose handler records what it handles; texts in ``gates`` wait for them."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.finished: list[int] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.dispatcher = Dispatcher()
+
+        @self.dispatcher.message()
+        async def handle(message: Message, event_update: Update) -> None:
+            self.started.append(event_update.update_id)
+            gate = self.gates.get(message.text or "")
+            if gate is not None:
+                await gate.wait()
+            self.finished.append(event_update.update_id)
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - conditions of several kinds
+            await asyncio.sleep(0.005)
+
+
+async def run_poll(
+    recorder: Recorder, telegram: ScriptedTelegram
+) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    bot = Bot(TOKEN, session=telegram)
+    task = asyncio.create_task(
+        poll(recorder.dispatcher, bot, stop=stop, allowed_updates=["message"], timeout=1)
+    )
+    return stop, task
+
+
+async def test_other_chats_go_on_while_one_update_is_slow_and_the_offset_waits_for_it() -> None:
+    recorder = Recorder()
+    recorder.gates["slow"] = asyncio.Event()
+    telegram = ScriptedTelegram(
+        [message_update(1, 501, "slow"), message_update(2, 502, "a"), message_update(3, 503, "b")]
+    )
+    stop, task = await run_poll(recorder, telegram)
+    await until(lambda: sorted(recorder.finished) == [2, 3])
+    await asyncio.sleep(0.3)  # several fetches while update 1 is still running
+    assert recorder.started == [1, 2, 3]
+    assert 1 not in recorder.finished
+    # never confirmed past the unfinished update 1 (offset None or 1 only)
+    assert set(telegram.offsets) <= {None, 1}
+    assert telegram.handed_out[1] >= 2  # it really was handed out again meanwhile
+
+    recorder.gates["slow"].set()
+    await until(lambda: 4 in telegram.offsets)  # now everything is confirmed
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert Counter(recorder.started) == {1: 1, 2: 1, 3: 1}  # none handled twice
+    assert telegram.pending == []
+
+
+async def test_updates_of_one_chat_run_in_order_one_at_a_time() -> None:
+    recorder = Recorder()
+    recorder.gates["first"] = asyncio.Event()
+    telegram = ScriptedTelegram(
+        [
+            message_update(10, 601, "first"),
+            message_update(11, 602, "other chat"),
+            message_update(12, 601, "second"),
+            message_update(13, 601, "third"),
+        ]
+    )
+    stop, task = await run_poll(recorder, telegram)
+    await until(lambda: 11 in recorder.finished)
+    await asyncio.sleep(0.1)
+    assert recorder.started == [10, 11]  # 12 and 13 wait behind 10, their chat's first
+    recorder.gates["first"].set()
+    await until(lambda: len(recorder.finished) == 4)
+    assert [u for u in recorder.finished if u != 11] == [10, 12, 13]
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_stop_finishes_updates_in_flight_then_confirms_them() -> None:
+    recorder = Recorder()
+    recorder.gates["slow"] = asyncio.Event()
+    telegram = ScriptedTelegram([message_update(20, 701, "slow"), message_update(21, 702, "a")])
+    stop, task = await run_poll(recorder, telegram)
+    await until(lambda: recorder.finished == [21])
+    stop.set()
+    await asyncio.sleep(0.1)
+    assert not task.done()  # waits for update 20
+    assert 22 not in telegram.offsets
+    recorder.gates["slow"].set()
+    await asyncio.wait_for(task, 5)
+    assert recorder.finished == [21, 20]
+    assert telegram.offsets[-1] == 22  # the clean stop confirmed both
+
+
+async def test_pipeline_drops_redelivered_and_already_confirmed_updates() -> None:
+    recorder = Recorder()
+    recorder.gates["slow"] = asyncio.Event()
+    pipeline = Pipeline(recorder.dispatcher, Bot(TOKEN, session=ScriptedTelegram([])))
+    first = [message_update(30, 801, "slow"), message_update(31, 802, "a")]
+    assert pipeline.submit(first) == 2
+    assert pipeline.offset == 30
+    await until(lambda: recorder.finished == [31])
+    assert pipeline.offset == 30  # 30 is still running
+    pipeline.forget_confirmed(30)
+    # Telegram hands out 30 and 31 again, plus a new one: only the new one is taken
+    assert pipeline.submit([*first, message_update(32, 803, "b")]) == 1
+    recorder.gates["slow"].set()
+    await pipeline.join()
+    assert pipeline.offset == 33
+    pipeline.forget_confirmed(33)
+    assert pipeline.submit([message_update(31, 802, "a")]) == 0  # before the confirmed offset
+    assert Counter(recorder.started) == {30: 1, 31: 1, 32: 1}
