@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.content import ENTRY_DIALOG, HOME, Content
 from bot.engine.actions import ActionRegistry
 from bot.engine.runner import Engine
+from bot.engine.schema import ChoiceStep, InputStep
 from db import Database
 from db.models import utcnow
 
@@ -25,7 +26,10 @@ class App:
     clock: Callable[[], datetime] = utcnow
     #: background jobs (set when the bot runs); features may wake a job after queueing work
     scheduler: Any = None
+    #: watches the content files and swaps :attr:`content` (``bot.reload``); set on first use
+    reloader: Any = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
+    _plain_keys: tuple[object, frozenset[str]] | None = field(default=None, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -39,6 +43,18 @@ class App:
                 home=HOME,
             )
         return self._engine
+
+    @property
+    def plain_answer_keys(self) -> frozenset[str]:
+        """Answers stored readable (choice answers: option ids, counted in the reports); every
+        other answer, above all what people type, is stored encrypted (docs/SECURITY.md)."""
+        dialogs = self.content.dialogs
+        if self._plain_keys is None or self._plain_keys[0] is not dialogs:
+            steps = [step for dialog in dialogs.dialogs.values() for step in dialog.steps]
+            chosen = {s.save_as for s in steps if isinstance(s, ChoiceStep) and s.save_as}
+            typed = {s.save_as for s in steps if isinstance(s, InputStep)}
+            self._plain_keys = (dialogs, frozenset(chosen - typed))
+        return self._plain_keys[1]
 
     def replace_content(self, content: Content) -> None:
         """Serve ``content`` from the next update on (it has been checked as a whole)."""

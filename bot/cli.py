@@ -2,10 +2,12 @@
 
     urapolku run       the bot (long polling against TELEGRAM_API_URL)
     urapolku chat      the same bot in this terminal: no token, no network
-    urapolku check     check dialogs and content; file:line errors
+    urapolku check     check dialogs and content (or the files named); file:line errors
+    urapolku graph     a dialog as a flowchart (Mermaid text, or SVG/PNG with Graphviz)
     urapolku migrate   bring the database schema up to date
     urapolku coach     add, remove or list the coaches who answer handoff requests
     urapolku qr        a QR code (PNG) of an event's link, for a printed poster
+    urapolku purge     remove the data of people inactive for RETENTION_DAYS (--dry-run)
 
 Operator mistakes (a bad setting, broken content) end with one clear message and exit code 2.
 """
@@ -18,14 +20,23 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logsetup import setup_logging
-from bot.yamlsource import ContentError, Severity
+from bot.reports import cli as report_cli
+from bot.yamlsource import ContentError, Problem, Severity
+
+if TYPE_CHECKING:
+    from bot.engine.schema import Dialog
 
 log = logging.getLogger("urapolku")
 
 EXIT_USAGE = 2
+#: commands that open the database, and so need the data key (docs/SECURITY.md)
+DATA_COMMANDS = frozenset({"run", "chat", "migrate", "coach", "report", "audit", "rekey", "purge"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-chat-fallback", action="store_true", help="fail instead of starting the terminal chat"
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --webhook: N worker processes behind one port (see docs/DEPLOY.md)",
+    )
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal, no Telegram needed")
     chat.add_argument(
@@ -56,10 +74,36 @@ def _parser() -> argparse.ArgumentParser:
         "--reset", action="store_true", help="forget this user first and start from the beginning"
     )
 
-    check = sub.add_parser("check", help="check dialogs and content files")
+    check = sub.add_parser(
+        "check",
+        help="check dialogs and content files (exit code 1 on errors)",
+        description="Check DIALOGS_DIR and CONTENT_DIR as a whole. Named files are checked "
+        "together with the rest and only their problems are shown; a file outside those "
+        "folders is checked as if it replaced the file of the same name (a draft).",
+    )
+    check.add_argument("files", nargs="*", help="only these files (default: everything)")
     check.add_argument("--format", choices=["text", "json"], default="text")
 
+    graph = sub.add_parser("graph", help="draw a dialog as a flowchart")
+    graph.add_argument("dialog", help="the dialog id, e.g. career_plan")
+    graph.add_argument("--lang", default=None, help="language of the texts (default: fi)")
+    graph.add_argument(
+        "--format",
+        choices=["mermaid", "dot", "svg", "png"],
+        default="mermaid",
+        help="mermaid or dot text, or a picture drawn by Graphviz (svg, png: needs -o)",
+    )
+    graph.add_argument("-o", "--output", help="write to this file instead of the screen")
+
     sub.add_parser("migrate", help="bring the database schema up to date")
+
+    purge = sub.add_parser(
+        "purge",
+        help="remove people inactive for RETENTION_DAYS and old relayed texts (runs daily)",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="only count what would be removed now"
+    )
 
     coach = sub.add_parser("coach", help="add, remove or list coaches (ADMIN_IDS always are)")
     coach_sub = coach.add_subparsers(dest="coach_command", metavar="ACTION", required=True)
@@ -76,6 +120,21 @@ def _parser() -> argparse.ArgumentParser:
     qr.add_argument(
         "--bot-username", help="the bot's @username (default: ask Telegram with BOT_TOKEN)"
     )
+    report_cli.add_parser(sub)
+
+    audit = sub.add_parser("audit", help="what coaches and admins did with requests, and when")
+    audit.add_argument(
+        "--since", help="from this date or time on (2026-11-01, 2026-11-01T12:00, or 7d / 12h)"
+    )
+    audit.add_argument("--actor", type=int, help="only this coach's or admin's Telegram id")
+    audit.add_argument("--format", choices=["text", "json"], default="text")
+
+    rekey = sub.add_parser(
+        "rekey", help="re-encrypt stored personal data with the newest key in DATA_KEY"
+    )
+    rekey.add_argument(
+        "--new-key", action="store_true", help="only print a new random key for DATA_KEY"
+    )
     return parser
 
 
@@ -89,19 +148,47 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"urapolku: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
+    secrets = settings.secrets()
     setup_logging(
-        "WARNING" if args.command in {"chat", "check", "coach", "qr"} else settings.log_level,
+        "WARNING"
+        if args.command in {"chat", "check", "graph", "coach", "qr"}
+        else settings.log_level,
         settings.log_format,
         secrets,
     )
+    # the data key, before anything opens the database (a refusal is one line, exit code 2);
+    # `run` without a token goes on to the terminal chat, which configures it in build_app
+    if (
+        args.command in DATA_COMMANDS
+        and not getattr(args, "new_key", False)
+        and not (args.command == "run" and settings.bot_token is None)
+    ):
+        from bot.factory import configure_data_key
+
+        try:
+            configure_data_key(settings)
+        except ConfigError as exc:
+            print(f"urapolku: configuration error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         if args.command == "check":
-            return _check(settings, args.format)
+            return _check(settings, args.format, args.files)
+        if args.command == "graph":
+            return _graph(settings, args)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "purge":
+            from bot.privacy.cli import purge_command
+
+            return asyncio.run(purge_command(settings, dry_run=args.dry_run))
         if args.command == "coach":
             return asyncio.run(_coach(settings, args))
+        if args.command == "audit":
+            return asyncio.run(_audit(settings, args))
+        if args.command == "rekey":
+            return asyncio.run(_rekey(settings, new_key=args.new_key))
+        if args.command == "report":
+            return asyncio.run(report_cli.run(settings, args))
         if args.command == "qr":
             return asyncio.run(_qr(settings, args))
         if args.command == "chat":
@@ -122,7 +209,21 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_USAGE
+            if args.workers != 1:
+                if args.workers < 1 or not args.webhook:
+                    print(
+                        "urapolku: --workers N needs --webhook and N >= 1 "
+                        "(Telegram gives long-polled updates to one process only)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                from bot.workers import run_workers
+
+                return run_workers(settings, args.workers)
             return asyncio.run(_run(settings, webhook=args.webhook))
+    except ConfigError as exc:  # e.g. DATA_KEY missing when build_app configures the key
+        print(f"urapolku: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ContentError as exc:
         print("urapolku: the content has errors; fix them and try again:", file=sys.stderr)
         for problem in exc.problems:
@@ -133,24 +234,130 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover
 
 
-def _check(settings: Settings, fmt: str) -> int:
-    from bot.actions import build_registry
-    from bot.content import check_content
+def _check(settings: Settings, fmt: str, files: list[str] | None = None) -> int:
+    """Exit code 0 when there are no errors (warnings and notes alone are fine), else 1."""
+    from pathlib import Path
 
-    _, problems = check_content(
-        settings.dialogs_dir,
-        settings.content_dir,
-        default_language=settings.default_language,
-        actions=build_registry(),
-    )
-    errors = [p for p in problems if p.severity is Severity.ERROR]
+    from bot.actions import build_registry
+    from bot.content import check_content, check_files
+
+    if files:
+        problems = check_files(
+            [Path(f) for f in files],
+            settings.dialogs_dir,
+            settings.content_dir,
+            default_language=settings.default_language,
+            actions=build_registry(),
+        )
+    else:
+        _, problems = check_content(
+            settings.dialogs_dir,
+            settings.content_dir,
+            default_language=settings.default_language,
+            actions=build_registry(),
+        )
+    counts = dict.fromkeys(Severity, 0)
+    for problem in problems:
+        counts[problem.severity] += 1
     if fmt == "json":
         print(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=2))
     else:
+        paint = _painter(sys.stdout)
         for problem in problems:
-            print(problem)
-        print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
-    return 1 if errors else 0
+            print(paint(problem))
+        print(
+            f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+            f"{counts[Severity.INFO]} note(s)"
+        )
+    return 1 if counts[Severity.ERROR] else 0
+
+
+_COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
+
+
+def _painter(stream: object) -> Callable[[Problem], str]:
+    """Problems as text, the severity in colour only on a terminal and without NO_COLOR."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    colour = (
+        callable(isatty)
+        and bool(isatty())
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
+    )
+    if not colour:
+        return str
+
+    def paint(problem: Problem) -> str:
+        text = str(problem)
+        word = f": {problem.severity.value}: "
+        return text.replace(
+            word, f": {_COLOURS[problem.severity]}{problem.severity.value}\033[0m: ", 1
+        )
+
+    return paint
+
+
+def _graph(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.engine.loader import apply_text_overrides, load_dialogs
+    from bot.engine.texts import load_texts_collecting
+    from bot.graph import DialogGraph, GraphError, render, to_dot, to_mermaid
+    from bot.yamlsource import suggest
+
+    dialogs, problems = load_dialogs(settings.dialogs_dir)
+    texts, _ = load_texts_collecting(settings.texts_dir, settings.default_language)
+    apply_text_overrides(dialogs, texts)
+    dialog = dialogs.get(args.dialog)
+    if dialog is None:
+        own = [p for p in problems if Path(p.file).stem == args.dialog]
+        if own:
+            print(f"urapolku: the dialog '{args.dialog}' has errors:", file=sys.stderr)
+            for problem in own:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            hint = suggest(args.dialog, dialogs.dialogs)
+            known = ", ".join(sorted(dialogs.dialogs))
+            print(
+                f"urapolku: there is no dialog '{args.dialog}'"
+                + (f" ({hint})" if hint else f"; the dialogs are: {known}"),
+                file=sys.stderr,
+            )
+        return EXIT_USAGE
+    language = args.lang or settings.default_language
+    if language not in texts.texts and not any(language in d for d in _inline_languages(dialog)):
+        print(
+            f"urapolku: no texts in '{language}'; known: {', '.join(texts.languages)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    graph = DialogGraph(dialog, texts, language)
+    if args.format in {"svg", "png"}:
+        if not args.output:
+            print(f"urapolku: --format {args.format} needs -o FILE", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            render(to_dot(graph), args.format, Path(args.output))
+        except GraphError as exc:
+            print(f"urapolku: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(args.output)
+        return 0
+    text = to_mermaid(graph) if args.format == "mermaid" else to_dot(graph)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(args.output)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _inline_languages(dialog: Dialog) -> list[dict[str, str]]:
+    from bot.engine.schema import step_texts
+
+    return [ref for step in dialog.steps for _, ref in step_texts(step) if isinstance(ref, dict)]
 
 
 async def _migrate(settings: Settings) -> int:
@@ -270,7 +477,7 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
         me = await bot.get_me()
         log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
         await set_commands(bot, app)
-        scheduler = build_scheduler(app, bot)
+        scheduler = build_scheduler(app, bot, dispatcher)
         scheduler.start()
         try:
             if webhook:
@@ -290,6 +497,96 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
     finally:
         await bot.session.close()
         await app.db.dispose()
+
+
+def _since(text: str, now: datetime) -> datetime | None:
+    """``7d``, ``12h``, ``30m``, or an ISO date or time (UTC unless it says otherwise)."""
+    text = text.strip()
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(text) > 1 and text[-1] in units and text[:-1].isdigit():
+        return now - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from db import Database
+    from db.audit import AuditRepository
+    from db.migrate import upgrade
+
+    since = None
+    if args.since:
+        since = _since(args.since, datetime.now(UTC))
+        if since is None:
+            print(
+                f"urapolku: --since {args.since!r}: give a date (2026-11-01), a time "
+                "(2026-11-01T12:00) or an age (7d, 12h, 30m)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+        async with database.read() as session:
+            entries = await AuditRepository(session).entries(since=since, actor_id=args.actor)
+    finally:
+        await database.dispose()
+    if args.format == "json":
+        print(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2))
+        return 0
+    for e in entries:
+        actor = str(e.actor_id) if e.actor_id is not None else "command line"
+        what = f"request #{e.request_id}" if e.request_id is not None else ""
+        if e.target_id is not None:
+            what = f"coach {e.target_id}"
+        print(f"{e.at.isoformat(timespec='seconds')}  {actor:>14}  {e.action:<13}  {what}".rstrip())
+    if not entries:
+        print("no audit entries")
+    return 0
+
+
+async def _rekey(settings: Settings, *, new_key: bool) -> int:
+    """Re-encrypt everything with the newest key (and store answers as the dialogs say)."""
+    from db import Database, crypto
+    from db.migrate import upgrade
+
+    if new_key:
+        print(crypto.generate_key())
+        return 0
+    from bot.actions import build_registry
+    from bot.app import App
+    from bot.content import load_content
+
+    actions = build_registry()
+    content = load_content(
+        settings.dialogs_dir,
+        settings.content_dir,
+        default_language=settings.default_language,
+        actions=actions,
+    )
+    database = Database(settings.database_url)
+    app = App(settings=settings, db=database, content=content, actions=actions)
+    try:
+        await upgrade(database)
+        async with database.transaction() as session:
+            count = await crypto.rekey(session, plain_answer_keys=app.plain_answer_keys)
+    except crypto.DataKeyError as exc:
+        print(f"urapolku: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await database.dispose()
+    keys = crypto.keyring().size
+    print(
+        f"{count.reencrypted} of {count.values} encrypted value(s) re-encrypted with the newest "
+        f"key; {count.made_plain} answer(s) made readable (choices), "
+        f"{count.made_private} encrypted (typed)"
+    )
+    if keys > 1:
+        print(f"DATA_KEY may now be the newest key alone (it lists {keys})")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

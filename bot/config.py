@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
     log_format: Literal["text", "json"] = Field(default="text", description="text or json")
+    #: keys that encrypt what people write, comma-separated, newest first (docs/SECURITY.md)
+    data_key: SecretStr | None = Field(
+        default=None, description="keys from `urapolku rekey --new-key`, separated by commas"
+    )
+    #: production refuses to start without DATA_KEY; unset: production when BOT_TOKEN is set
+    environment: Literal["production", "development"] | None = Field(
+        default=None, description="production or development"
+    )
     webhook_url: str | None = Field(
         default=None, description="the public https URL Telegram posts to"
     )
@@ -49,13 +57,26 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8080, ge=1, le=65535, description="a port number")
     webhook_path: str = Field(default="/telegram", description="a URL path starting with /")
     outgoing_per_second: float = Field(
-        default=25.0, ge=0, le=1000, description="messages per second overall (0 = no limit)"
+        default=28.0, ge=0, le=1000, description="messages per second overall (0 = no limit)"
+    )
+    #: messages that may go at once beyond the steady rate; rate + burst ≤ Telegram's ~30/s
+    outgoing_burst: float = Field(
+        default=1.0, ge=1, le=1000, description="a number ≥ 1 (messages at once overall)"
     )
     flood_limit: int = Field(
         default=5, ge=1, description="messages a person may send in 2 seconds before 'slow down'"
     )
     #: version of the consent text; raising it asks everyone again
     consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
+    #: people not seen for this many days are removed (urapolku purge, the daily job; issue 5)
+    retention_days: int = Field(default=365, ge=1, description="a whole number of days ≥ 1")
+    #: the relayed texts of requests closed this many days ago are removed (issue 5)
+    relay_retention_days: int = Field(default=90, ge=1, description="a whole number of days ≥ 1")
+    #: follow-up rounds: days after an attended event or a closed request (issue 7)
+    followup_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [14, 90],
+        description="days separated by commas, e.g. 14,90 (empty: no follow-ups)",
+    )
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -96,6 +117,20 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("followup_days", mode="before")
+    @classmethod
+    def _days(cls, value: object) -> object:
+        if isinstance(value, int):
+            value = [value]
+        if isinstance(value, str):
+            try:
+                value = [int(p) for p in value.replace(";", ",").split(",") if p.strip()]
+            except ValueError:
+                raise ValueError("must be whole numbers of days separated by commas") from None
+        if isinstance(value, list) and any(not isinstance(d, int) or d < 1 for d in value):
+            raise ValueError("every number of days must be at least 1")
+        return sorted(set(value)) if isinstance(value, list) else value
+
     @field_validator("bot_token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -111,6 +146,41 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_case(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return {"prod": "production", "dev": "development", "": None}.get(value, value)
+        return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from db.crypto import DataKeyError, Keyring
+
+        try:
+            Keyring.parse(value.get_secret_value())
+        except DataKeyError as exc:
+            raise ValueError(str(exc).removeprefix("DATA_KEY ")) from None
+        return value
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log (the logging setup masks them)."""
+        found = [s.get_secret_value() for s in (self.bot_token, self.webhook_secret) if s]
+        if self.data_key is not None:
+            found += [k.strip() for k in self.data_key.get_secret_value().split(",") if k.strip()]
+        return found
+
+    @property
+    def is_production(self) -> bool:
+        """Real people's data: ENVIRONMENT=production, or (ENVIRONMENT unset) a BOT_TOKEN."""
+        if self.environment is not None:
+            return self.environment == "production"
+        return self.bot_token is not None
 
     @property
     def texts_dir(self) -> Path:

@@ -4,6 +4,7 @@ all use these same functions, so what is tested is what runs."""
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -15,34 +16,72 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from sqlalchemy.engine import make_url
 
+from bot import reload as content_reload
 from bot.actions import build_registry
 from bot.app import App
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.content import LANGUAGES, load_content
 from bot.events import jobs as events_jobs
 from bot.events import router as events
-from bot.handlers import errors, private
+from bot.followup import attendance as followup_attendance
+from bot.followup import jobs as followup_jobs
+from bot.handlers import errors, private, updates
 from bot.handoff import admin as handoff_admin
 from bot.handoff import coach_router as handoff_coach
 from bot.handoff import jobs as handoff_jobs
 from bot.handoff import person_router as handoff_person
 from bot.middlewares.person import PersonMiddleware
+from bot.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.privacy import router as privacy_router
+from bot.privacy import service as privacy_service
 from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
+from bot.reports import router as reports_router
 from bot.scheduler import Scheduler
 from bot.storage import SqlStorage
 from bot.telegram_session import RetryMiddleware
-from db import Database
+from db import Database, crypto
+from db.database import normalise_url
 from db.migrate import upgrade
 
-#: what the bot asks Telegram for; anything else is not even delivered
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-COMMANDS = ("start", "menu", "help", "language", "restart")
+#: what the bot asks Telegram for; anything else is not even delivered (see handlers/updates.py)
+ALLOWED_UPDATES = updates.ALLOWED_UPDATES
+COMMANDS = ("start", "menu", "help", "language", "restart", "mydata", "delete", "privacy")
+
+
+#: development only: the data key kept beside the SQLite file (or in data/), never inside it
+DEV_KEY_FILE = "dev-data.key"
+
+
+def dev_key_path(database_url: str) -> Path:
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).expanduser().parent / DEV_KEY_FILE
+    return Path("data") / DEV_KEY_FILE
+
+
+def configure_data_key(settings: Settings) -> None:
+    """Give :mod:`db.crypto` the keys that encrypt what people write, once at startup.
+
+    DATA_KEY when set; otherwise production refuses (:class:`ConfigError`), and development
+    uses a generated key kept in :func:`dev_key_path` (mode 0600). See docs/SECURITY.md.
+    """
+    if settings.data_key is not None:
+        crypto.configure(settings.data_key.get_secret_value())
+        return
+    if settings.is_production:
+        raise ConfigError(
+            "DATA_KEY is not set; production needs the key that encrypts people's data "
+            "(create one with `urapolku rekey --new-key`, see docs/SECURITY.md)"
+        )
+    crypto.configure(crypto.load_or_create_key_file(dev_key_path(settings.database_url)))
 
 
 async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     """Load and check the content, open the database (upgrading its schema)."""
+    configure_data_key(settings)
     actions = build_registry()
     content = load_content(
         settings.dialogs_dir,
@@ -70,7 +109,10 @@ def create_bot(
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if limiter is None and settings.outgoing_per_second > 0:
-            limiter = OutgoingLimiter(global_per_second=settings.outgoing_per_second)
+            limiter = OutgoingLimiter(
+                global_per_second=settings.outgoing_per_second,
+                global_burst=settings.outgoing_burst,
+            )
     session.middleware(RetryMiddleware())
     if limiter is not None:
         session.middleware(RateLimitMiddleware(limiter))
@@ -102,22 +144,36 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         storage, isolation = create_storage(app)
     else:
         isolation = SimpleEventIsolation()
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, app=app)
+    # The FSM middleware is split (bot/middlewares/state.py): the chat's lock first, the
+    # state read together with the "handled?" mark and the person, then the FSM context.
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True, app=app)
+    dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(
         FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
     )
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db, storage))
+    dispatcher.update.outer_middleware(state_middleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(PersonMiddleware())
     dispatcher.include_router(errors.build_router())
     if app.settings.admin_ids:
         dispatcher.include_router(handoff_admin.build_router(app.settings.admin_ids))
+        # /reload: check the content files and serve them now
+        dispatcher.include_router(content_reload.build_router(app.settings.admin_ids))
+        # /report: the funder's figures and a chart
+        dispatcher.include_router(reports_router.build_router())
+    # /mydata, /delete, /privacy, their buttons, and consent asked again after a new version
+    dispatcher.include_router(privacy_router.build_router())
     # events: browser buttons, poster links (/start ev_<id>), /mysignups
     dispatcher.include_router(events.build_router())
     # before the private router: while a coach has the person's request, it gets their messages
     dispatcher.include_router(handoff_person.build_router())
     dispatcher.include_router(private.build_router())
     if app.settings.coach_chat_id is not None:
+        # /event <item id>: who came (before the coach router, which takes every message)
+        dispatcher.include_router(followup_attendance.build_router(app.settings.coach_chat_id))
         dispatcher.include_router(handoff_coach.build_router(app.settings.coach_chat_id))
+    # last: my_chat_member, and what every other router left (ignored on purpose)
+    dispatcher.include_router(updates.build_router())
     return dispatcher
 
 
@@ -135,12 +191,22 @@ async def _slow_down(update: Update, data: dict[str, Any]) -> None:
         await bot.send_message(user.id, app.t("bot.slow_down", language))
 
 
-def build_scheduler(app: App, bot: Bot) -> Scheduler:
-    """The background jobs of a running bot. Features add their jobs here."""
+def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) -> Scheduler:
+    """The background jobs of a running bot. Features add their jobs here.
+
+    ``dispatcher``: the one serving updates; jobs that start a dialog in someone's
+    conversation (follow-ups) use its storage and event isolation."""
     scheduler = Scheduler(app, bot)
     app.scheduler = scheduler
+    if dispatcher is not None:
+        fsm_storage, isolation = dispatcher.storage, dispatcher.fsm.events_isolation
+    else:
+        fsm_storage, isolation = create_storage(app)
+    followup_jobs.register(scheduler, storage=fsm_storage, isolation=isolation)
     handoff_jobs.register(scheduler)
     events_jobs.register(scheduler)
+    privacy_service.register(scheduler)
+    content_reload.register(scheduler)
     return scheduler
 
 

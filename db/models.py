@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from .crypto import EncryptedJSON, EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -92,8 +94,11 @@ class Answer(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     dialog: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(48))
-    #: JSON text of the value (a string, a number or a list of strings)
-    value: Mapped[str] = mapped_column(Text)
+    #: JSON text of a choice answer (option ids: plain, for the reports' SQL counts); NULL when
+    #: the answer is in ``private_value``
+    value: Mapped[str | None] = mapped_column(Text, default=None)
+    #: JSON text of anything else (what the person typed), encrypted (see docs/SECURITY.md)
+    private_value: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -115,7 +120,8 @@ class ConversationStateRow(Base):
     #: whose conversation it is (for erasure); the bot decides what the number means
     subject: Mapped[int | None] = mapped_column(BigInteger, index=True, default=None)
     state: Mapped[str | None] = mapped_column(String(128), default=None)
-    data: Mapped[str] = mapped_column(Text, default="{}")
+    #: JSON text, encrypted: it holds the answers of the dialog in progress
+    data: Mapped[str] = mapped_column(EncryptedText, default="{}")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -171,17 +177,18 @@ class HandoffRequest(Base):
     #: new -> claimed -> closed (a release goes back to new)
     status: Mapped[str] = mapped_column(String(12), index=True)
     language: Mapped[str] = mapped_column(String(8))
-    first_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: first_name, details, phone and shared_answers are encrypted (docs/SECURITY.md)
+    first_name: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     topic: Mapped[str] = mapped_column(String(32))
-    details: Mapped[str | None] = mapped_column(Text, default=None)
+    details: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     contact_method: Mapped[str] = mapped_column(String(16))
-    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    phone: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     meeting_preference: Mapped[str | None] = mapped_column(String(16), default=None)
     share_answers: Mapped[bool] = mapped_column(default=False)
     municipality: Mapped[str | None] = mapped_column(String(64), default=None)
     age_group: Mapped[str | None] = mapped_column(String(32), default=None)
     #: the earlier answers the person agreed to show the coach, as they were at the request
-    shared_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    shared_answers: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: last time the request was announced to the coach group (the card or a re-announcement)
     announced_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -225,7 +232,8 @@ class OutboxMessage(Base):
     )
     #: where to: a chat id, or NULL for "the coach chat" (read from the settings at send time)
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: encrypted: it carries relayed texts and names until it is sent (and forgotten)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -252,8 +260,8 @@ class RelayMessage(Base):
     )
     #: text, photo, document or saved_reply
     kind: Mapped[str] = mapped_column(String(16))
-    #: the text or caption, kept as the conversation history (blanked on erasure)
-    text: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the text or caption, kept as the conversation history (blanked on erasure); encrypted
+    text: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     #: queued, sent, failed or blocked (the person has blocked the bot)
     status: Mapped[str] = mapped_column(String(12), default="queued")
@@ -361,3 +369,100 @@ class EventLink(Base):
     )
     item_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- scale-out (issue 8) ----------------------------------------------------------------------
+
+
+class JobLease(Base):
+    """Which worker runs a scheduled job, until when: one row per job name.
+
+    A worker takes the lease with a conditional UPDATE (free, expired, or already its own), so
+    of several workers exactly one runs the job in each tick; a dead worker's lease runs out.
+    """
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+    acquired_at: Mapped[datetime] = mapped_column()
+    #: passes run under leases of this name (for the operator's curiosity and the tests)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- follow-ups and attendance (issue 7) -------------------------------------------------------
+
+
+class EventAttendance(Base):
+    """A coach marked that the person of a sign-up came (``/event`` in the coach group).
+    Goes with the sign-up, and so with the person when they erase their data."""
+
+    __tablename__ = "event_attendance"
+
+    signup_id: Mapped[int] = mapped_column(
+        ForeignKey("event_signups.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the coach who marked it (NULL if that coach row is gone)
+    marked_by: Mapped[int | None] = mapped_column(
+        ForeignKey("coaches.id", ondelete="SET NULL"), default=None
+    )
+
+
+class Followup(Base):
+    """A "how are you doing now?" check-in, sent once at ``due_at`` by a background job.
+
+    ``source_kind`` is ``request`` (a closed handoff request) or ``attended`` (an event
+    sign-up a coach marked attended); ``source_id`` is that row's id and ``days`` the round
+    (e.g. 14 or 90): unique together, so each round of each source is scheduled once.
+    ``status``: ``pending`` → ``sending`` (claimed) → ``sent`` → ``answered``; or ``skipped``
+    (consent withdrawn, blocked, busy for too long, …) or ``failed`` (Telegram refused it, or
+    the outcome of the send is unknown). Erasing the person deletes their rows (cascade).
+    """
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("source_kind", "source_id", "days", name="uq_followups_source_round"),
+        Index("ix_followups_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    source_kind: Mapped[str] = mapped_column(String(12))
+    source_id: Mapped[int] = mapped_column(Integer)
+    days: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the kind of the last failure or skip (never message content)
+    last_error: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+# -- audit log (issue 5) -----------------------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """Who on the staff did what with which handoff request, and when (``urapolku audit``).
+
+    Never message texts and never a person's Telegram id: the request id is enough to find the
+    request, and a request loses what identifies its person when they erase their data, so an
+    audit row points at nobody once that has happened. ``actor_id`` is the Telegram id of the
+    coach or admin (staff), NULL for the command line.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: view, claim, release, relay, close, coach_added, coach_removed
+    action: Mapped[str] = mapped_column(String(24))
+    #: the request acted on (no foreign key: the entry outlives the request)
+    request_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    #: coach_added / coach_removed: the Telegram id of that coach (staff, never a person)
+    target_id: Mapped[int | None] = mapped_column(BigInteger, default=None)

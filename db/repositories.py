@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Delete, Insert, case, delete, func, select, update
+from sqlalchemy import Delete, Insert, case, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,14 @@ class PersonRepository:
             .values(blocked_at=now or utcnow())
         )
 
+    async def unmark_blocked(self, telegram_id: int) -> None:
+        """The person unblocked (or restarted) the bot: scheduled messages go to them again."""
+        await self.session.execute(
+            update(Person)
+            .where(Person.telegram_id == telegram_id, Person.blocked_at.is_not(None))
+            .values(blocked_at=None)
+        )
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Person)) or 0)
 
@@ -150,9 +158,20 @@ class AnswerRepository:
         self.session = session
 
     async def save(
-        self, person_id: int, dialog: str, key: str, value: Any, *, now: datetime | None = None
+        self,
+        person_id: int,
+        dialog: str,
+        key: str,
+        value: Any,
+        *,
+        now: datetime | None = None,
+        plain: bool = False,
     ) -> None:
-        """Store the latest answer to ``key``; ``None`` removes it (a skipped question)."""
+        """Store the latest answer to ``key``; ``None`` removes it (a skipped question).
+
+        ``plain``: a choice answer (option ids), kept readable for the reports' SQL counts;
+        anything else (what the person typed) is encrypted (``private_value``).
+        """
         if value is None:
             await self.session.execute(
                 delete(Answer).where(Answer.person_id == person_id, Answer.key == key)
@@ -160,26 +179,45 @@ class AnswerRepository:
             return
         encoded = json.dumps(value, ensure_ascii=False)
         now = now or utcnow()
+        columns = (
+            {"value": encoded, "private_value": None}
+            if plain
+            else {"value": None, "private_value": encoded}
+        )
         stmt = _insert(self.session, Answer).values(
-            person_id=person_id, dialog=dialog, key=key, value=encoded, answered_at=now
+            person_id=person_id, dialog=dialog, key=key, answered_at=now, **columns
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[Answer.person_id, Answer.key],
-            set_={"value": encoded, "dialog": dialog, "answered_at": now},
+            set_={**columns, "dialog": dialog, "answered_at": now},
         )
         await self.session.execute(stmt)
 
     async def for_person(self, person_id: int) -> dict[str, Any]:
         rows = await self.session.execute(
-            select(Answer.key, Answer.value)
+            select(Answer.key, Answer.value, Answer.private_value)
             .where(Answer.person_id == person_id)
             .order_by(Answer.id)
         )
-        return {key: json.loads(value) for key, value in rows}
+        return {
+            key: json.loads(value if value is not None else (secret or "null"))
+            for key, value, secret in rows
+        }
 
     async def delete_for_person(self, person_id: int) -> int:
         result = await self.session.execute(delete(Answer).where(Answer.person_id == person_id))
         return _rowcount(result)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContext:
+    """What the bot reads before handling an update (see :meth:`UpdateRepository.context`)."""
+
+    processed: bool
+    #: None: no such person yet (or not asked for)
+    person: PersonInfo | None
+    #: (state, data) of the conversation row; None: no row yet (or not asked for)
+    state: tuple[str | None, dict[str, Any]] | None
 
 
 class UpdateRepository:
@@ -187,6 +225,58 @@ class UpdateRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def context(
+        self, update_id: int, telegram_id: int | None = None, state_key: str | None = None
+    ) -> UpdateContext:
+        """In ONE statement: was the update handled, the person with ``telegram_id`` and the
+        conversation-state row ``state_key``. Each statement costs several hops to the
+        database thread, so the hot path asks once instead of three times."""
+        one = select(literal(1).label("one")).subquery("one")
+        done = (
+            select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id).exists()
+        )
+        columns: list[Any] = [done.label("done")]
+        source: Any = one
+        if telegram_id is not None:
+            source = source.outerjoin(Person, Person.telegram_id == telegram_id)
+            columns += [
+                Person.id,
+                Person.telegram_id,
+                Person.language,
+                Person.consent_version,
+                Person.consent_decided_at,
+                Person.first_seen,
+                Person.last_seen,
+                Person.blocked_at,
+            ]
+        if state_key is not None:
+            source = source.outerjoin(ConversationStateRow, ConversationStateRow.key == state_key)
+            columns += [
+                ConversationStateRow.key,
+                ConversationStateRow.state,
+                ConversationStateRow.data,
+            ]
+        row = list((await self.session.execute(select(*columns).select_from(source))).one())
+        processed = bool(row.pop(0))
+        person = None
+        if telegram_id is not None:
+            fields, row = row[:8], row[8:]
+            if fields[0] is not None:
+                person = PersonInfo(
+                    id=fields[0],
+                    telegram_id=fields[1],
+                    language=fields[2],
+                    consent_version=fields[3],
+                    consent_decided=fields[4] is not None,
+                    first_seen=fields[5],
+                    last_seen=fields[6],
+                    blocked=fields[7] is not None,
+                )
+        state = None
+        if state_key is not None and row[0] is not None:
+            state = (row[1], json.loads(row[2]))
+        return UpdateContext(processed, person, state)
 
     async def is_processed(self, update_id: int) -> bool:
         found = await self.session.scalar(
@@ -584,6 +674,7 @@ class HandoffRepository:
                 HandoffRequest.id == request_id,
                 HandoffRequest.person_id == person_id,
                 HandoffRequest.status == CLOSED,
+                HandoffRequest.feedback.is_(None),  # stored once: a second press changes nothing
             )
             .values(feedback=score)
         )

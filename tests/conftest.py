@@ -22,7 +22,7 @@ from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
 from bot.factory import create_bot, create_dispatcher
 from bot.offline import ChatClient, OfflineSession
-from db import Database
+from db import Database, crypto
 from db.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
@@ -33,6 +33,16 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEST_TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+#: the tests' data key (db.crypto): no DATA_KEY is needed in the environment to run them
+TEST_DATA_KEY = "hLRmK5giwMZPK0BXn24OZ-_Zd8iqDiKq6l6oOmGl-XY="
+
+
+@pytest.fixture(autouse=True)
+def _data_key() -> Iterator[None]:
+    """Every test starts with the test data key configured (as the bot does at startup)."""
+    crypto.configure(TEST_DATA_KEY)
+    yield
+    crypto.configure(TEST_DATA_KEY)
 
 
 async def echo_action(ctx: ActionContext) -> ActionResult:

@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.engine.schema import InputStep
+from bot.followup import schedule as followup_schedule
 from bot.render import split_text
+from db import audit
+from db.audit import AuditRepository
 from db.repositories import (
     CLAIMED,
     CLOSED,
@@ -311,6 +314,7 @@ async def press(
     if op == cards.CLAIM:
         return await _claim(session, app, actor, req, now=now)
     if op == cards.BACK:
+        await _audit(session, actor, audit.VIEW, req.id, now=now)
         return Pressed("coach.ok", request=req)
     if req.status == CLOSED:
         return Pressed("coach.already_closed", alert=True, request=req)
@@ -328,13 +332,26 @@ async def press(
         return await _send_saved(session, app, actor, req, arg, now=now)
     if op == cards.RELEASE:
         await handoff.release(req.id)
+        await _audit(session, actor, audit.RELEASE, req.id, now=now)
         await tell_person(session, req, _t(app, req, "handoff.released"), now=now)
         return Pressed("coach.released_ok", request=await handoff.get(req.id), queued=True)
     if op == cards.CLOSE:
         return Pressed("coach.choose_outcome", request=req, mode=cards.CLOSING)
     if op == cards.OUTCOME and arg in cards.OUTCOMES:
-        return await _close(session, app, req, arg, now=now)
+        pressed = await _close(session, app, req, arg, now=now)
+        if pressed.closed:
+            await _audit(session, actor, audit.CLOSE, req.id, now=now)
+        return pressed
     return Pressed("coach.stale", alert=True)
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, action: str, request_id: int, *, now: datetime
+) -> None:
+    """One audit entry: which coach did what to which request (never what was written)."""
+    await AuditRepository(session).record(
+        action, actor_id=actor.coach.telegram_id, request_id=request_id, at=now
+    )
 
 
 async def _claim(
@@ -352,6 +369,7 @@ async def _claim(
         return Pressed("coach.already_closed", alert=True, request=fresh)
     claimed = await handoff.get(req.id)
     assert claimed is not None
+    await _audit(session, actor, audit.CLAIM, req.id, now=now)
     # Someone has it in hand: a card whose delivery was never confirmed needs no decision now.
     await OutboxRepository(session).skip_unknown_cards(req.id)
     text = _t(app, claimed, "handoff.claimed", coach=actor.coach.name, how=_how(app, claimed))
@@ -375,6 +393,7 @@ async def _send_saved(
     text = _t(app, req, "handoff.from_coach", coach=actor.coach.name, text=body)
     await tell_person(session, req, text, key=f"relay:{relay_id}", relay_id=relay_id, now=now)
     await HandoffRepository(session).touch(req.id, now=now)
+    await _audit(session, actor, audit.RELAY, req.id, now=now)
     return Pressed("coach.saved_sent", request=req, queued=True)
 
 
@@ -390,6 +409,9 @@ async def _close(
     text += "\n\n" + _t(app, closed, "handoff.feedback_question")
     await tell_person(session, closed, text, key=f"closed:{req.id}", feedback=True, now=now)
     await StatsRepository(session).record("handoff_closed", _dims(closed, outcome=outcome), at=now)
+    await followup_schedule.after_request_closed(
+        session, app.settings, person_id=closed.person_id, request_id=closed.id, now=now
+    )
     return Pressed("coach.closed_ok", request=closed, closed=True, queued=True)
 
 
@@ -489,6 +511,7 @@ async def relay_from_coach(
             now=now,
         )
     await HandoffRepository(session).touch(req.id, now=now)
+    await _audit(session, actor, audit.RELAY, req.id, now=now)
     return relay_id
 
 
