@@ -463,10 +463,12 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
         create_bot,
         create_dispatcher,
         set_commands,
+        upgrade_in_child,
     )
     from bot.polling import poll
 
-    app = await build_app(settings)
+    await upgrade_in_child(settings)
+    app = await build_app(settings, migrate=False)
     bot = create_bot(settings)
     dispatcher = create_dispatcher(app)
     stop = asyncio.Event()

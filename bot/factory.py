@@ -3,6 +3,7 @@ all use these same functions, so what is tested is what runs."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,6 @@ from bot.storage import SqlStorage
 from bot.telegram_session import RetryMiddleware
 from db import Database, crypto
 from db.database import normalise_url
-from db.migrate import upgrade
 
 #: what the bot asks Telegram for; anything else is not even delivered (see handlers/updates.py)
 ALLOWED_UPDATES = updates.ALLOWED_UPDATES
@@ -91,8 +91,38 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     )
     database = Database(settings.database_url)
     if migrate:
+        from db.migrate import upgrade
+
         await upgrade(database)
     return App(settings=settings, db=database, content=content, actions=actions)
+
+
+async def upgrade_in_child(settings: Settings) -> None:
+    """Upgrade the database schema in a short-lived child process (``urapolku migrate``).
+
+    Alembic and its templating stay out of the long-running bot: importing them costs each
+    worker ~25 MB of memory that is never given back."""
+    import os
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    if settings.data_key is not None:
+        env["DATA_KEY"] = settings.data_key.get_secret_value()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "migrate",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(
+            "the database schema could not be upgraded (urapolku migrate):\n"
+            + output.decode(errors="replace")[-4000:]
+        )
 
 
 def create_bot(
