@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: with updates in flight and nothing new in the last fetch: fetch again after this at the latest
 RECHECK_S = 0.25
 #: with updates in flight, fetches are at least this far apart (each hands them out again)
-BUSY_GAP_S = 0.02
+BUSY_GAP_S = 0.05
 #: updates handled at the same time (of different chats). More do not finish sooner: they
 #: share one CPU and SQLite's one writer, and each update then takes as long as all of them.
 CONCURRENCY = 8
