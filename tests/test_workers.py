@@ -17,10 +17,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import func, select
 
+from db import Database
+from db.models import Person
 from tests.botapi_stub import BotAPIStub
 
-from .conftest import ROOT
+from .conftest import REDIS_URL, ROOT, fresh_postgres, reachable
 
 TOKEN = "123456:WORKERS-token-abcdefghijklmnop"
 SECRET = "workers-secret_1"
@@ -51,14 +54,32 @@ async def wait_for(predicate: object, what: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_two_workers_behind_one_port(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql+redis"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment that selects the database (and conversation state store)."""
+    if request.param == "sqlite":
+        return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"}
+    if not reachable("127.0.0.1", 6379):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    database = await fresh_postgres()  # skips when PostgreSQL is unreachable
+    url = database.url
+    await database.dispose()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
+    return {"DATABASE_URL": url, "REDIS_URL": REDIS_URL}
+
+
+async def test_two_workers_behind_one_port(backend: dict[str, str]) -> None:
     port = free_port()
     async with BotAPIStub(token=TOKEN) as stub:
         env = {
             **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
+            **backend,
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": stub.base_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
             "ENVIRONMENT": "development",
             "WEBHOOK_URL": "https://bot.example.org/telegram",
             "WEBHOOK_SECRET": SECRET,
@@ -108,6 +129,14 @@ async def test_two_workers_behind_one_port(tmp_path: Path) -> None:
                 [reply] = stub.chat_messages(person.chat_id)[-1:]
                 assert reply.text == "Valitse kieli · Välj språk · Choose language"
             assert len(stub.calls_of("sendMessage")) == len(people)
+            # the workers' database is the one the backend named: each person once
+            database = Database(backend["DATABASE_URL"])
+            try:
+                async with database.read() as session:
+                    count = await session.scalar(select(func.count()).select_from(Person))
+            finally:
+                await database.dispose()
+            assert count == len(people)
 
             # a worker dies: the parent starts another one
             first, second = children(parent.pid)
