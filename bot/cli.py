@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from bot.yamlsource import ContentError, Problem, Severity
 
 if TYPE_CHECKING:
     from bot.engine.schema import Dialog
+    from db import Database
 
 log = logging.getLogger("urapolku")
 
@@ -360,27 +362,32 @@ def _inline_languages(dialog: Dialog) -> list[dict[str, str]]:
     return [ref for step in dialog.steps for _, ref in step_texts(step) if isinstance(ref, dict)]
 
 
-async def _migrate(settings: Settings) -> int:
-    from db import Database
-    from db.migrate import current_revision, upgrade
-
-    database = Database(settings.database_url)
-    try:
-        await upgrade(database)
-        print(f"database is at revision {await current_revision(database)}")
-    finally:
-        await database.dispose()
-    return 0
-
-
-async def _coach(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.handoff.admin import add_coach, list_coaches, remove_coach
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    """The database of ``settings``, its schema brought up to date; closed afterwards."""
     from db import Database
     from db.migrate import upgrade
 
     database = Database(settings.database_url)
     try:
         await upgrade(database)
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _migrate(settings: Settings) -> int:
+    from db.migrate import current_revision
+
+    async with _database(settings) as database:
+        print(f"database is at revision {await current_revision(database)}")
+    return 0
+
+
+async def _coach(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.handoff.admin import add_coach, list_coaches, remove_coach
+
+    async with _database(settings) as database:
         if args.coach_command == "add":
             name = " ".join(args.name).strip()
             if args.telegram_id <= 0 or not name:
@@ -404,8 +411,6 @@ async def _coach(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"{admin_id}\t(admin, from ADMIN_IDS)")
             if not coaches and not settings.admin_ids:
                 print("no coaches yet: urapolku coach add <telegram id> <name>")
-    finally:
-        await database.dispose()
     return 0
 
 
@@ -515,9 +520,7 @@ def _since(text: str, now: datetime) -> datetime | None:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    from db import Database
     from db.audit import AuditRepository
-    from db.migrate import upgrade
 
     since = None
     if args.since:
@@ -529,13 +532,8 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-    database = Database(settings.database_url)
-    try:
-        await upgrade(database)
-        async with database.read() as session:
-            entries = await AuditRepository(session).entries(since=since, actor_id=args.actor)
-    finally:
-        await database.dispose()
+    async with _database(settings) as database, database.read() as session:
+        entries = await AuditRepository(session).entries(since=since, actor_id=args.actor)
     if args.format == "json":
         print(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2))
         return 0
@@ -552,34 +550,24 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _rekey(settings: Settings, *, new_key: bool) -> int:
     """Re-encrypt everything with the newest key (and store answers as the dialogs say)."""
-    from db import Database, crypto
-    from db.migrate import upgrade
+    from db import crypto
 
     if new_key:
         print(crypto.generate_key())
         return 0
-    from bot.actions import build_registry
-    from bot.app import App
-    from bot.content import load_content
+    from bot.factory import build_app
 
-    actions = build_registry()
-    content = load_content(
-        settings.dialogs_dir,
-        settings.content_dir,
-        default_language=settings.default_language,
-        actions=actions,
-    )
-    database = Database(settings.database_url)
-    app = App(settings=settings, db=database, content=content, actions=actions)
+    app = None
     try:
-        await upgrade(database)
-        async with database.transaction() as session:
+        app = await build_app(settings)  # the dialogs say which answers are choices
+        async with app.db.transaction() as session:
             count = await crypto.rekey(session, plain_answer_keys=app.plain_answer_keys)
     except crypto.DataKeyError as exc:
         print(f"urapolku: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
-        await database.dispose()
+        if app is not None:
+            await app.db.dispose()
     keys = crypto.keyring().size
     print(
         f"{count.reencrypted} of {count.values} encrypted value(s) re-encrypted with the newest "

@@ -229,3 +229,29 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         db = await fresh_postgres()
     yield db
     await db.dispose()
+
+
+#: a whole career plan in Finnish, the one walk that ends with suggestions for Karkkila
+CAREER_PLAN_ANSWERS = (
+    "Olen työtön",
+    "Yli vuoden",
+    "50 vuotta tai yli",
+    "Karkkila",
+    "Ammatillinen tutkinto",
+    "Rakentaminen",
+    "Valmis ✅",
+    "Oma yritys",
+    "Valmis ✅",
+    "Minulla on idea",
+    "Ryhmässä muiden kanssa",
+    "Valmis ✅",
+    "Hyvin",
+)
+
+
+async def walk_career_plan(person: ChatClient) -> list[Any]:
+    """From the main menu through the career plan; returns the calls of the last ("Ohita")."""
+    await person.click("Suunnittele polkuni")
+    for answer in CAREER_PLAN_ANSWERS:
+        await person.click(answer)
+    return await person.click("Ohita")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from db.models import Event
 
-from .conftest import Harness, buttons_of
+from .conftest import Harness, buttons_of, walk_career_plan
 from .test_events import YK, events_app, h, onboard, sent
 
 __all__ = ["events_app", "h"]  # fixtures used here
@@ -15,24 +15,7 @@ __all__ = ["events_app", "h"]  # fixtures used here
 
 async def test_a_completed_career_plan_and_its_suggestions_are_counted(h: Harness) -> None:
     person = await onboard(h, 1001)
-    await person.click("Suunnittele polkuni")
-    for answer in (
-        "Olen työtön",
-        "Yli vuoden",
-        "50 vuotta tai yli",
-        "Karkkila",
-        "Ammatillinen tutkinto",
-        "Rakentaminen",
-        "Valmis ✅",
-        "Oma yritys",
-        "Valmis ✅",
-        "Minulla on idea",
-        "Ryhmässä muiden kanssa",
-        "Valmis ✅",
-        "Hyvin",
-    ):
-        await person.click(answer)
-    calls = await person.click("Ohita")
+    calls = await walk_career_plan(person)
     suggested = [data.split(":")[2] for _, data in buttons_of(sent(calls)[1]) if data]
     assert suggested[0] == YK
     async with h.app.db.read() as session:
