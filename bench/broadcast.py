@@ -32,8 +32,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
+from throughput import fresh_postgres  # noqa: E402
 
 from bot.actions import build_registry  # noqa: E402
 from bot.app import App  # noqa: E402
@@ -271,23 +273,11 @@ async def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.postgres:
-        url = await fresh_postgres_url()
+        url = await fresh_postgres("bench_broadcast")
         await run(args, url)
         return
     with tempfile.TemporaryDirectory() as tmp:
         await run(args, f"sqlite+aiosqlite:///{tmp}/broadcast.sqlite3")
-
-
-async def fresh_postgres_url() -> str:
-    from sqlalchemy import text
-
-    admin = Database("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-    async with admin.engine.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text('drop database if exists "bench_broadcast" with (force)'))
-        await connection.execute(text('create database "bench_broadcast"'))
-    await admin.dispose()
-    return "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_broadcast"
 
 
 if __name__ == "__main__":

@@ -33,9 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import TOKEN, Result, peak_rss_mb, person, run  # noqa: E402
+from throughput import (  # noqa: E402
+    TOKEN,
+    Result,
+    bench_env,
+    fresh_postgres,
+    peak_rss_mb,
+    person,
+    run,
+)
 
-from db.crypto import generate_key  # noqa: E402
 from tests.botapi_stub import BotAPIStub  # noqa: E402
 
 SECRET = "bench-secret_1"
@@ -149,17 +156,8 @@ async def run_workers(
     return Result(name, sum(counts), seconds, stub.latencies(), per_worker), memory
 
 
-async def fresh_postgres() -> None:
-    from sqlalchemy import text
-
-    from db import Database
-
-    admin = Database("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-    async with admin.engine.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text('drop database if exists "bench_scale" with (force)'))
-        await connection.execute(text('create database "bench_scale"'))
-    await admin.dispose()
+async def fresh_postgres_and_redis() -> None:
+    await fresh_postgres("bench_scale")
     from redis.asyncio import Redis
 
     redis = Redis.from_url(REDIS)
@@ -177,16 +175,7 @@ async def main() -> None:
     parser.add_argument("--scale", action="store_true", help="PostgreSQL + Redis (127.0.0.1)")
     args = parser.parse_args()
 
-    base_env = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "BOT_TOKEN"}
-    }
-    base_env |= {
-        "BOT_TOKEN": TOKEN,
-        "LOG_LEVEL": "WARNING",
-        "DATA_KEY": generate_key(),
-        "OUTGOING_PER_SECOND": "0",
-        "FLOOD_LIMIT": "1000000",
-    }
+    base_env = bench_env()
     bare = await run(
         "bare aiogram bot",
         [sys.executable, "bench/bare_bot.py", "--api", "{api}", "--token", TOKEN],
@@ -198,7 +187,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
             if args.scale:
-                await fresh_postgres()
+                await fresh_postgres_and_redis()
                 env = base_env | {"DATABASE_URL": POSTGRES, "REDIS_URL": REDIS}
             else:
                 env = base_env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/w{workers}.sqlite3"}

@@ -124,6 +124,37 @@ async def run(
         return Result(name, sum(counts), seconds, stub.latencies(), memory)
 
 
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment of a benchmarked bot: this one's without its database, Redis and token;
+    the benchmark's token, a new data key, quiet logs, no outgoing or flood limit; ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "BOT_TOKEN"}
+    }
+    return env | {
+        "BOT_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "OUTGOING_PER_SECOND": "0",
+        "FLOOD_LIMIT": "1000000",
+        "DATA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode("ascii"),  # as DATA_KEY takes
+        **extra,
+    }
+
+
+async def fresh_postgres(name: str) -> str:
+    """The URL of PostgreSQL database ``name`` on 127.0.0.1, dropped and created empty."""
+    from sqlalchemy import text
+
+    from db import Database
+
+    admin = Database("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    async with admin.engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        await connection.execute(text(f'create database "{name}"'))
+    await admin.dispose()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
 def report(results: list[Result]) -> None:
     base = results[0]
     print(
@@ -147,18 +178,8 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    base_env = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "BOT_TOKEN"}
-    }
-    base_env |= {
-        "BOT_TOKEN": TOKEN,
-        "LOG_LEVEL": "WARNING",
-        "OUTGOING_PER_SECOND": "0",
-        "FLOOD_LIMIT": "1000000",
-        # a production-like start: the data key comes from the environment (docs/SECURITY.md)
-        "ENVIRONMENT": "production",
-        "DATA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode("ascii"),
-    }
+    # a production-like start: the data key comes from the environment (docs/SECURITY.md)
+    base_env = bench_env(ENVIRONMENT="production")
     results = [
         await run(
             "bare aiogram bot",

@@ -463,17 +463,15 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
 
     from bot.factory import (
         ALLOWED_UPDATES,
-        build_app,
         build_scheduler,
         create_bot,
         create_dispatcher,
-        set_commands,
-        upgrade_in_child,
+        introduce,
+        start_app,
     )
     from bot.polling import poll
 
-    await upgrade_in_child(settings)
-    app = await build_app(settings, migrate=False)
+    app = await start_app(settings)
     bot = create_bot(settings)
     dispatcher = create_dispatcher(app)
     stop = asyncio.Event()
@@ -481,9 +479,7 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        me = await bot.get_me()
-        log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
-        await set_commands(bot, app)
+        await introduce(bot, app)
         scheduler = build_scheduler(app, bot, dispatcher)
         scheduler.start()
         try:

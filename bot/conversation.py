@@ -49,6 +49,13 @@ class Services:
     #: run after the turn's transaction committed (e.g. wake the outbox job); never before
     after_commit: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
+    async def committed(self) -> None:
+        """Run the :attr:`after_commit` hooks; call once the turn's transaction committed."""
+        for hook in self.after_commit:
+            result = hook()
+            if result is not None:
+                await result
+
 
 class Conversation:
     def __init__(
@@ -97,10 +104,7 @@ class Conversation:
                     k: v for k, v in new_state.answers.items() if k in KEPT_WITHOUT_CONSENT
                 }
             await self.state.set_data(new_state.to_data())
-        for hook in services.after_commit:
-            result = hook()
-            if result is not None:
-                await result
+        await services.committed()
         if before:
             turn.replies[:0] = before
         await self.deliver(turn)

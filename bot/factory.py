@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ from bot.storage import SqlStorage
 from bot.telegram_session import RetryMiddleware
 from db import Database, crypto
 from db.database import normalise_url
+
+log = logging.getLogger("urapolku")
 
 #: what the bot asks Telegram for; anything else is not even delivered (see handlers/updates.py)
 ALLOWED_UPDATES = updates.ALLOWED_UPDATES
@@ -123,6 +126,21 @@ async def upgrade_in_child(settings: Settings) -> None:
             "the database schema could not be upgraded (urapolku migrate):\n"
             + output.decode(errors="replace")[-4000:]
         )
+
+
+async def start_app(settings: Settings) -> App:
+    """The app of a long-running process: the schema upgraded in a child process first
+    (:func:`upgrade_in_child`), so Alembic stays out of this one."""
+    await upgrade_in_child(settings)
+    return await build_app(settings, migrate=False)
+
+
+async def introduce(bot: Bot, app: App) -> None:
+    """Check BOT_TOKEN with Telegram (``TelegramUnauthorizedError`` if it is refused) and set
+    the command menu."""
+    me = await bot.get_me()
+    log.info("connected as bot id %s to %s", me.id, app.settings.telegram_api_url)
+    await set_commands(bot, app)
 
 
 def create_bot(

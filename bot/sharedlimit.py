@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
@@ -88,8 +87,8 @@ class SharedOutgoingLimiter(OutgoingLimiter):
         super().__init__(
             global_per_second=global_per_second, global_burst=global_burst, clock=clock
         )
-        capacity = max(1, math.floor(global_per_second + max(1.0, global_burst) - 1))
-        self.shared = SharedWindow(redis, capacity, key=key)
+        # the same sliding-second capacity as the per-process window it replaces
+        self.shared = SharedWindow(redis, self._window_capacity, key=key)
         #: this worker's share, used while Redis does not answer
         self.fallback = OutgoingLimiter(
             global_per_second=fallback_per_second or global_per_second,

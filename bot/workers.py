@@ -61,14 +61,12 @@ def bind(settings: Settings) -> socket.socket:
 
 async def prepare(settings: Settings) -> None:
     """What happens once, in the parent: migrate, the command menu, the webhook."""
-    from bot.factory import ALLOWED_UPDATES, build_app, create_bot, set_commands
+    from bot.factory import ALLOWED_UPDATES, create_bot, introduce, start_app
 
-    app = await build_app(settings)  # migrates
+    app = await start_app(settings)  # migrates
     bot = create_bot(settings)
     try:
-        me = await bot.get_me()
-        log.info("connected as bot id %s to %s", me.id, settings.telegram_api_url)
-        await set_commands(bot, app)
+        await introduce(bot, app)
         assert settings.webhook_url is not None
         assert settings.webhook_secret is not None
         await bot.set_webhook(

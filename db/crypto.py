@@ -39,6 +39,12 @@ class DataKeyError(Exception):
     line for the operator and never contains a key or a stored value."""
 
 
+_UNDECRYPTABLE = (
+    "a stored value cannot be decrypted with DATA_KEY: wrong key, or the key it "
+    "was written with is missing from the list"
+)
+
+
 class Keyring:
     """One or more Fernet keys, newest first: encrypts with the first, decrypts with any."""
 
@@ -73,10 +79,7 @@ class Keyring:
         try:
             return self._all.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeEncodeError):
-            raise DataKeyError(
-                "a stored value cannot be decrypted with DATA_KEY: wrong key, or the key it "
-                "was written with is missing from the list"
-            ) from None
+            raise DataKeyError(_UNDECRYPTABLE) from None
 
     def is_newest(self, token: str) -> bool:
         """The value was encrypted with the newest key (rekey leaves it alone)."""
@@ -91,10 +94,7 @@ class Keyring:
         try:
             return self._all.rotate(token.encode("ascii")).decode("ascii")
         except (InvalidToken, UnicodeEncodeError):
-            raise DataKeyError(
-                "a stored value cannot be decrypted with DATA_KEY: wrong key, or the key it "
-                "was written with is missing from the list"
-            ) from None
+            raise DataKeyError(_UNDECRYPTABLE) from None
 
 
 _keyring: Keyring | None = None

@@ -233,6 +233,10 @@ class AttendeeInfo:
     attended: bool
 
 
+def _attendee(s: EventSignup, marked: int | None) -> AttendeeInfo:
+    return AttendeeInfo(s.id, s.person_id, s.item_id, s.starts_at, s.status, marked is not None)
+
+
 class AttendanceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -251,17 +255,7 @@ class AttendanceRepository:
             )
             .order_by(EventSignup.starts_at, EventSignup.created_at, EventSignup.id)
         )
-        return [
-            AttendeeInfo(
-                signup_id=s.id,
-                person_id=s.person_id,
-                item_id=s.item_id,
-                starts_at=s.starts_at,
-                status=s.status,
-                attended=marked is not None,
-            )
-            for s, marked in rows
-        ]
+        return [_attendee(s, marked) for s, marked in rows]
 
     async def signup(self, signup_id: int) -> AttendeeInfo | None:
         row = (
@@ -273,8 +267,7 @@ class AttendanceRepository:
         ).first()
         if row is None:
             return None
-        s, marked = row
-        return AttendeeInfo(s.id, s.person_id, s.item_id, s.starts_at, s.status, marked is not None)
+        return _attendee(*row)
 
     async def mark(self, signup_id: int, *, coach_id: int | None, now: datetime) -> bool:
         """True if the sign-up was not marked before."""

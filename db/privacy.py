@@ -58,9 +58,6 @@ class ErasureCounts:
         mine, theirs = asdict(self), asdict(other)
         return ErasureCounts(**{k: mine[k] + theirs[k] for k in mine})
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Subject:

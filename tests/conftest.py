@@ -255,3 +255,14 @@ async def walk_career_plan(person: ChatClient) -> list[Any]:
     for answer in CAREER_PLAN_ANSWERS:
         await person.click(answer)
     return await person.click("Ohita")
+
+
+@pytest.fixture
+async def happ(tmp_path: Path) -> AsyncIterator[App]:
+    """The handoff test app (coaches, the coach group, an admin); a test file's own ``happ``
+    takes precedence."""
+    from .handoff_support import make_handoff_app  # it imports this module
+
+    app = await make_handoff_app(tmp_path)
+    yield app
+    await app.db.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from .handoff_support import (
     coach,
     deliver,
     latest_request,
-    make_handoff_app,
     onboard,
     press,
 )
@@ -39,13 +37,6 @@ from .handoff_support import (
 FIRST_NAME = "Zelmiina"
 DETAILS = "Tarvitsen apua hakemuksen kanssa"
 COACH_WROTE = "Hei! Soitan sinulle torstaina"
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
 
 
 @pytest.fixture

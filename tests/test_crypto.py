@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ from .handoff_support import (
     coach,
     deliver,
     latest_request,
-    make_handoff_app,
     onboard,
     press,
 )
@@ -80,13 +78,6 @@ async def whole_conversation(h: Harness) -> ChatClient:
     await person.send(PERSON_WROTE)
     await deliver(h)
     return person
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
 
 
 def sqlite_bytes(path: Path) -> bytes:

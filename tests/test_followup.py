@@ -42,7 +42,10 @@ from .handoff_support import (
     press,
 )
 
-HELLO = "👋 Hei! Olit jokin aika sitten mukana palveluissamme. Kysyn kaksi lyhyttä kysymystä."
+HELLO = (
+    "👋 Hei! Olit jokin aika sitten mukana palveluissamme. Kysyn kaksi lyhyttä kysymystä. "
+    "Jos et halua vastata nyt, paina /menu."
+)
 HOW = "Mitä sinulle kuuluu nyt?"
 OUTCOMES = [
     "Kokoaikatyössä",

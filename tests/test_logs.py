@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from bot.app import App
 from bot.logsetup import JsonFormatter, Redactor, setup_logging
 
 from .conftest import TEST_DATA_KEY, TEST_TOKEN, make_harness
-from .handoff_support import make_handoff_app
 from .test_crypto import TYPED, WORK_YEARS, whole_conversation
 
 #: a token as @BotFather gives them (the test token is shorter than real ones)
@@ -47,13 +46,6 @@ def logging_as_configured(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.L
             logging.getLogger(name).setLevel(level)
         logging.setLogRecordFactory(saved_factory)
         logsetup._base_factory = saved_base
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
 
 
 def everything_logged(caplog: pytest.LogCaptureFixture) -> str:

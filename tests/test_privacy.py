@@ -39,7 +39,16 @@ from db.repositories import (
 )
 
 from .conftest import Harness, buttons_of, make_harness, make_settings
-from .handoff_support import ANNA, GROUP, card_message, coach, deliver, latest_request, press
+from .handoff_support import (
+    ANNA,
+    GROUP,
+    Clock,
+    card_message,
+    coach,
+    deliver,
+    latest_request,
+    press,
+)
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)  # a Tuesday, in office hours
 #: a Telegram id that no other number in the database could be mistaken for
@@ -53,14 +62,6 @@ PHONE_STORED = "+358407654321"
 TO_COACH = "Yksityinen viesti Annalle kello kolmelta"
 FROM_COACH = "Hei Matti, soitan huomenna kymmeneltä"
 FIRST_NAME = "Matti-Ilmari"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _app(database: Database, tmp_path: Path, **overrides: Any) -> App:
@@ -481,6 +482,9 @@ async def test_privacy_command_shows_the_notice(hs: Harness) -> None:
     )
     assert "[" not in text
     assert len(text) < 4096
+    assert [label for label, _ in buttons_of(notice)] == ["◀ Päävalikko"]  # a way back
+    back = await person.click("◀ Päävalikko")
+    assert "Mitä haluat tehdä?" in [c.text for c in sent(back)]
     # in English too
     await person.send("/language")
     await person.click("English")

@@ -42,20 +42,13 @@ from db.repositories import (
 )
 
 from .conftest import REDIS_URL, ROOT, TEST_DATA_KEY, TEST_TOKEN, Harness, make_settings, reachable
+from .handoff_support import Clock
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)
 OLD = NOW - timedelta(days=400)
 YK = "yrittajakaverit-karkkila"
 YK_START = datetime(2027, 1, 19, 9, 0, tzinfo=HELSINKI)
 OLD_TG, BLOCKED_TG, RECENT_TG, SEATED_TG = 700_000_001, 700_000_002, 700_000_003, 700_000_004
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _app(database: Database, tmp_path: Path) -> App:

@@ -392,14 +392,7 @@ def _lint_graph(dialog: Dialog, doc: YamlDocument, index: dict[str, int]) -> lis
     if dialog.start not in index:
         return problems
     edges = {s.id: [t for t in step_targets(s) if t in index] for s in dialog.steps}
-    reachable: set[str] = set()
-    todo = [dialog.start]
-    while todo:
-        current = todo.pop()
-        if current in reachable:
-            continue
-        reachable.add(current)
-        todo.extend(edges[current])
+    reachable = {dialog.start} | _reach(dialog.start, edges)
     for step in dialog.steps:
         if step.id not in reachable:
             problems.append(

@@ -182,10 +182,7 @@ async def _start(
         )
         new_state, turn = await app.engine.begin(state, ctx, DIALOG)
         await storage.set_data(key, new_state.to_data())
-    for hook in services.after_commit:  # as a person's own turn does
-        result = hook()
-        if result is not None:
-            await result
+    await services.committed()  # as a person's own turn does
     return turn
 
 

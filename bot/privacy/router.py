@@ -59,7 +59,9 @@ async def download(engine: Engine, state: ConversationState, ctx: TurnContext) -
 
 
 async def show_notice(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
-    return _same(state), Turn(replies=[Reply(render_notice(ctx.services.app, ctx.language))])
+    app = ctx.services.app
+    notice = render_notice(app, ctx.language)
+    return _same(state), Turn(replies=[views.notice_reply(app, ctx.language, notice)])
 
 
 async def ask_delete(

@@ -142,6 +142,11 @@ def my_data_reply(
     return Reply.column(my_data_text(app, language, exported), buttons, edit=edit)
 
 
+def notice_reply(app: App, language: str, notice: str) -> Reply:
+    """The privacy notice, with the way back to the main menu."""
+    return Reply.column(notice, [Texts(app, language).button("menu", HOME)])
+
+
 def export_reply(app: App, language: str, exported: dict[str, Any]) -> Reply:
     """The data as a JSON file (sendDocument), readable by people and programs."""
     body = {"exported_at": app.clock().isoformat(), "service": "Urapolku", **exported}
