@@ -43,6 +43,8 @@ class Result:
     seconds: float
     latencies: list[float]
     peak_rss_mb: float
+    #: CPU seconds (user + system) the bot process used while the people talked to it
+    cpu_s: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -53,6 +55,15 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -111,17 +122,19 @@ async def run(
                 stub.user(100_000 + i, first_name="Testi", language_code="fi")
                 for i in range(people)
             ]
+            cpu_before = cpu_seconds(process.pid)
             started = time.perf_counter()
             counts = await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in users))
             seconds = time.perf_counter() - started
             memory = peak_rss_mb(process.pid)
+            cpu = cpu_seconds(process.pid) - cpu_before
             process.terminate()
             await process.wait()
             log.seek(0)
             warnings = log.read().decode(errors="replace").strip().splitlines()
             if warnings:
                 print(f"{name}: {len(warnings)} log lines, last: {warnings[-1][:300]}")
-        return Result(name, sum(counts), seconds, stub.latencies(), memory)
+        return Result(name, sum(counts), seconds, stub.latencies(), memory, cpu)
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -156,14 +169,20 @@ async def fresh_postgres(name: str) -> str:
 
 
 def report(results: list[Result]) -> None:
+    """One row per bot; ratios are to the first (the bare bot). "CPU ms/upd" is the bot
+    process's CPU time per update: what one update costs, whatever limited the rate."""
     base = results[0]
     print(
-        f"{'bot':<28}{'updates/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'peak MB':>9}{'mem ratio':>11}"
+        f"{'bot':<28}{'updates/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU ms/upd':>12}{'CPU %':>7}{'peak MB':>9}{'mem ratio':>11}"
     )
     for r in results:
+        cpu_per_update = r.cpu_s / r.updates * 1000 if r.updates else float("nan")
+        busy = r.cpu_s / r.seconds * 100 if r.seconds else float("nan")
         print(
             f"{r.name:<28}{r.rate:>10.1f}{r.rate / base.rate:>8.2f}{r.percentile(50):>9.1f}"
-            f"{r.percentile(99):>9.1f}{r.peak_rss_mb:>9.1f}{r.peak_rss_mb / base.peak_rss_mb:>11.2f}"
+            f"{r.percentile(99):>9.1f}{cpu_per_update:>12.2f}{busy:>7.0f}"
+            f"{r.peak_rss_mb:>9.1f}{r.peak_rss_mb / base.peak_rss_mb:>11.2f}"
         )
 
 
