@@ -29,6 +29,7 @@ from bot.catalogue import HELSINKI
 from bot.catalogue.schedule import render_occurrence
 from bot.catalogue.schema import Catalogue, Item
 from bot.events.views import lookup, occurrence_at
+from bot.filters import Magic
 from bot.handoff import service
 from bot.middlewares.unit_of_work import UnitOfWork
 from db.followups import AttendanceRepository, AttendeeInfo
@@ -172,8 +173,8 @@ async def toggle(
 
 def build_router(coach_chat_id: int) -> Router:
     router = Router(name="attendance")
-    router.message.filter(F.chat.id == coach_chat_id)
-    router.callback_query.filter(F.message.chat.id == coach_chat_id)
+    router.message.filter(Magic(F.chat.id == coach_chat_id))
+    router.callback_query.filter(Magic(F.message.chat.id == coach_chat_id))
     router.message.register(event_command, Command("event"))
     router.callback_query.register(toggle, AttendanceAction.filter())
     return router

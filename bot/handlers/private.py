@@ -13,6 +13,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply
 from bot.engine.runner import CALLBACK_PREFIX
 from bot.engine.state import ConversationState
+from bot.filters import Magic
 from db.repositories import PersonInfo
 
 
@@ -115,17 +116,17 @@ async def other_media(message: Message, conversation: Conversation, person: Pers
 def build_router() -> Router:
     """A fresh router (a router can belong to one dispatcher only; tests build many)."""
     router = Router(name="private")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.edited_message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
     router.message.register(start, CommandStart())
     router.message.register(menu, Command("menu"))
     router.message.register(help_command, Command("help"))
     router.message.register(language, Command("language"))
     router.message.register(restart, Command("restart"))
-    router.message.register(unknown_command, F.text.startswith("/"))
-    router.message.register(text, F.text)
-    router.callback_query.register(button, F.data.startswith(f"{CALLBACK_PREFIX}:"))
+    router.message.register(unknown_command, Magic(F.text.startswith("/")))
+    router.message.register(text, Magic(F.text))
+    router.callback_query.register(button, Magic(F.data.startswith(f"{CALLBACK_PREFIX}:")))
     router.callback_query.register(unknown_button)
     router.edited_message.register(edited)
     router.message.register(other_media)

@@ -30,6 +30,7 @@ from aiogram.types import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.filters import Magic
 from bot.middlewares.unit_of_work import UnitOfWork
 from db.repositories import CLAIMED, CLOSED, NEW, HandoffRepository, LinkRepository, RequestInfo
 
@@ -283,13 +284,13 @@ async def ignore(message: Message) -> None:
 
 def build_router(coach_chat_id: int) -> Router:
     router = Router(name="coach-chat")
-    router.message.filter(F.chat.id == coach_chat_id)
-    router.callback_query.filter(F.message.chat.id == coach_chat_id)
+    router.message.filter(Magic(F.chat.id == coach_chat_id))
+    router.callback_query.filter(Magic(F.message.chat.id == coach_chat_id))
     router.callback_query.register(card_button, CardAction.filter())
     router.callback_query.register(other_button)
-    router.message.register(migrated, F.migrate_to_chat_id)
+    router.message.register(migrated, Magic(F.migrate_to_chat_id))
     router.message.register(queue, Command("queue"))
     router.message.register(mine, Command("mine"))
-    router.message.register(coach_writes, F.reply_to_message | F.is_topic_message)
+    router.message.register(coach_writes, Magic(F.reply_to_message | F.is_topic_message))
     router.message.register(ignore)
     return router

@@ -22,6 +22,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.app import App
 from bot.conversation import Conversation
 from bot.engine.output import Reply
+from bot.filters import Magic
 from bot.middlewares.unit_of_work import UnitOfWork
 from db.repositories import CLAIMED, HandoffRepository, PersonInfo, RequestInfo
 
@@ -109,12 +110,12 @@ async def feedback(
 
 def build_router() -> Router:
     router = Router(name="handoff-person")
-    router.message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
     router.callback_query.register(feedback, FeedbackData.filter())
     router.message.register(while_open, Command("menu", "start"))
-    router.message.register(while_open, ~F.text.startswith("/"))
+    router.message.register(while_open, Magic(~F.text.startswith("/")))
     # a corrected message goes to the coach again (marked as edited), not to the dialogs
-    router.edited_message.filter(F.chat.type == "private")
-    router.edited_message.register(while_open, ~F.text.startswith("/"))
+    router.edited_message.filter(Magic(F.chat.type == "private"))
+    router.edited_message.register(while_open, Magic(~F.text.startswith("/")))
     return router

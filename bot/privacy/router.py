@@ -22,6 +22,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply, Turn
 from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
+from bot.filters import Magic
 from db.privacy import PrivacyRepository, Subject
 from db.repositories import PersonInfo, PersonRepository
 
@@ -232,12 +233,12 @@ async def on_stale_consent(event: TelegramObject, conversation: Conversation) ->
 
 def build_router() -> Router:
     router = Router(name="privacy")
-    router.message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
     router.message.register(on_my_data, Command("mydata"))
     router.message.register(on_delete, Command("delete"))
     router.message.register(on_privacy, Command("privacy"))
-    router.callback_query.register(on_button, F.data.startswith(f"{views.PREFIX}:"))
+    router.callback_query.register(on_button, Magic(F.data.startswith(f"{views.PREFIX}:")))
     router.message.register(on_stale_consent, StaleConsent())
     router.callback_query.register(on_stale_consent, StaleConsent())
     return router

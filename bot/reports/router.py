@@ -19,6 +19,7 @@ from aiogram.types import BufferedInputFile, Message
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.content import LANGUAGES
+from bot.filters import Magic
 from bot.render import split_text
 from db.repositories import PersonRepository
 
@@ -72,6 +73,6 @@ async def report_command(message: Message, command: CommandObject, app: App) -> 
 
 def build_router() -> Router:
     router = Router(name="reports")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(Magic(F.chat.type == ChatType.PRIVATE))
     router.message.register(report_command, Command("report"))
     return router
