@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.eventloop import run_service
 from bot.logsetup import setup_logging
 from bot.reports import cli as report_cli
 from bot.yamlsource import ContentError, Problem, Severity
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 from bot.workers import run_workers
 
                 return run_workers(settings, args.workers)
-            return asyncio.run(_run(settings, webhook=args.webhook))
+            return run_service(_run(settings, webhook=args.webhook))
     except ConfigError as exc:  # e.g. DATA_KEY missing when build_app configures the key
         print(f"urapolku: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

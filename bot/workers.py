@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings, load_settings
+from bot.eventloop import run_service
 from bot.logsetup import setup_logging
 
 log = logging.getLogger("urapolku.workers")
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, settings.secrets())
     sock = socket.socket(fileno=args.fd)
-    return asyncio.run(serve_worker(settings, sock, args.index, args.workers))
+    return run_service(serve_worker(settings, sock, args.index, args.workers))
 
 
 if __name__ == "__main__":  # pragma: no cover
