@@ -4,7 +4,11 @@ One router; any text gets a reply with a three-button inline keyboard, a button 
 answered and gets a new message with the keyboard. No database, no state, no middlewares:
 whatever the real bot costs on top of this is the real bot's own.
 
-    python bench/bare_bot.py --api http://127.0.0.1:8081 --token 123:abc
+    python bench/bare_bot.py --api http://127.0.0.1:8081 --token 123:abc [--tuned]
+
+``--tuned`` gives the bare bot what the real bot has beyond stock aiogram that is not its own
+work: uvloop as the event loop and orjson for the Bot API's JSON (bot/eventloop.py,
+bot/factory.py). The benchmark can then say how much of a ratio is that tuning.
 """
 
 from __future__ import annotations
@@ -52,9 +56,20 @@ def build_router() -> Router:
     return router
 
 
-async def run_bare_bot(base_url: str, token: str, stop: asyncio.Event) -> None:
+async def run_bare_bot(
+    base_url: str, token: str, stop: asyncio.Event, *, tuned: bool = False
+) -> None:
     """Long-poll ``base_url`` until ``stop`` is set."""
-    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base_url))
+    if tuned:
+        import orjson
+
+        session = AiohttpSession(
+            api=TelegramAPIServer.from_base(base_url),
+            json_loads=orjson.loads,
+            json_dumps=lambda value: orjson.dumps(value).decode(),
+        )
+    bot = Bot(token, session=session)
     dispatcher = Dispatcher()
     dispatcher.include_router(build_router())
     polling = asyncio.create_task(
@@ -79,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A bare aiogram bot: the benchmark baseline.")
     parser.add_argument("--api", required=True, help="Bot API base URL, e.g. http://127.0.0.1:8081")
     parser.add_argument("--token", required=True)
+    parser.add_argument("--tuned", action="store_true", help="uvloop and orjson, as the real bot")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
@@ -88,9 +104,14 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_bare_bot(args.api, args.token, stop)
+        await run_bare_bot(args.api, args.token, stop, tuned=args.tuned)
 
-    asyncio.run(run())
+    if args.tuned:
+        import uvloop
+
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
 
 
 if __name__ == "__main__":

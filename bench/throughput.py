@@ -7,7 +7,10 @@ career-planning dialog on SQLite (or PostgreSQL + Redis with --scale); for the b
 keyboard reply to every update. Prints updates/s, the ratio, p50/p99 time from an update
 being handed out to the bot's first reply in that chat, and the peak memory of each process.
 
-    python bench/throughput.py [--people 100] [--turns 20] [--scale]
+    python bench/throughput.py [--people 100] [--turns 20] [--scale] [--tuned-baseline]
+
+``--tuned-baseline`` adds the bare bot on uvloop and orjson (which the real bot uses), so the
+report can say how much of the ratio is that tuning rather than the bot's own work.
 
 Targets (issue 2): at least half the bare bot's throughput on SQLite; peak memory within
 1.3x the bare bot's. Outgoing rate limits and flood control are switched off for both, so
@@ -195,6 +198,11 @@ async def main() -> None:
     parser.add_argument(
         "--scale", action="store_true", help="also run on PostgreSQL + Redis (127.0.0.1)"
     )
+    parser.add_argument(
+        "--tuned-baseline",
+        action="store_true",
+        help="also run the bare bot on uvloop + orjson, as the real bot runs (bench/bare_bot.py)",
+    )
     args = parser.parse_args()
 
     # a production-like start: the data key comes from the environment (docs/SECURITY.md)
@@ -208,6 +216,24 @@ async def main() -> None:
             args.turns,
         )
     ]
+    if args.tuned_baseline:
+        results.append(
+            await run(
+                "bare bot, uvloop+orjson",
+                [
+                    sys.executable,
+                    "bench/bare_bot.py",
+                    "--api",
+                    "{api}",
+                    "--token",
+                    TOKEN,
+                    "--tuned",
+                ],
+                base_env,
+                args.people,
+                args.turns,
+            )
+        )
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_env = base_env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"}
         results.append(
@@ -235,6 +261,9 @@ async def main() -> None:
         )
     print(f"{args.people} people x {args.turns + 1} updates each, same load for every bot\n")
     report(results)
+    if args.tuned_baseline:
+        tuned, ours = results[1], results[2]
+        print(f"\nurapolku, SQLite against the tuned bare bot: {ours.rate / tuned.rate:.2f}")
 
 
 if __name__ == "__main__":
