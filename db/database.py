@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+try:
+    from sqlalchemy.util import await_ as _await
+except ImportError:  # SQLAlchemy 2.0
+    from sqlalchemy.util import await_only as _await
 
 _current: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
     "urapolku_db_session", default=None
@@ -67,6 +73,9 @@ class Database:
         if self.is_sqlite:
             ensure_sqlite_folder(self.url)
             kwargs["connect_args"] = {"timeout": busy_timeout_s}
+            module = _lean_aiosqlite_dbapi() if parsed.get_driver_name() == "aiosqlite" else None
+            if module is not None:
+                kwargs["module"] = module
             if parsed.database in (None, "", ":memory:"):
                 from sqlalchemy.pool import StaticPool
 
@@ -152,3 +161,186 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode != "NONE":
             connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+# -- fewer trips to aiosqlite's thread ---------------------------------------------------------
+#
+# aiosqlite runs every sqlite3 call in its own thread; each call is a trip there and back
+# (a queue put, a thread wake-up, a loop wake-up), and on a small machine those trips cost more
+# CPU than the SQL. SQLAlchemy's stock adapter makes three or four per statement (create a
+# cursor, execute, fetch, close) and one for every COMMIT/ROLLBACK, even when SQLite has no
+# transaction open (a read without BEGIN, the pool's rollback after a commit). The adapter below
+# makes ONE trip per statement and none for a COMMIT/ROLLBACK with no transaction open (sqlite3
+# would do nothing then). Everything else (errors, server-side cursors, events, the SQL) is the
+# stock adapter's. If SQLAlchemy or aiosqlite change the internals it builds on, the stock
+# adapter is used instead.
+
+
+def _run_in_thread(
+    pending: set[object],
+    token: object,
+    connection: Any,
+    operation: Any,
+    parameters: Any,
+    many: bool,
+) -> tuple[Any, int, Any, list[Any]]:
+    """In aiosqlite's thread: the whole life of one cursor."""
+    try:
+        return _cursor_life(connection, operation, parameters, many)
+    finally:
+        pending.discard(token)
+
+
+def _cursor_life(
+    connection: Any, operation: Any, parameters: Any, many: bool
+) -> tuple[Any, int, Any, list[Any]]:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class _OneTripCursor:
+    """A DB-API cursor whose rows were all fetched in the one trip that executed it."""
+
+    server_side = False
+    __slots__ = ("_adapt", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt = adapt_connection
+        self._rows: deque[Any] = deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: Any = None
+        self.arraysize = 1
+
+    def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapt = self._adapt
+        try:
+            found = _await(adapt._one_trip(_run_in_thread, operation, parameters, many))
+        except Exception as error:
+            adapt._handle_exception(error)
+        self.description, self.rowcount, self.lastrowid, rows = found
+        self._rows = deque(rows)
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._run(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the sqlite3 cursor was closed in its thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def __enter__(self) -> _OneTripCursor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        while self._rows:
+            yield self._rows.popleft()
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def setinputsizes(self, *_: Any) -> None:
+        return None
+
+    def setoutputsize(self, *_: Any) -> None:
+        return None
+
+
+def _lean_aiosqlite_dbapi() -> Any:
+    """SQLAlchemy's aiosqlite DB-API shim with :class:`_OneTripCursor` (None: keep the stock
+    one, because the internals it builds on are not there)."""
+    try:
+        import sqlite3
+
+        import aiosqlite
+        from sqlalchemy.dialects.sqlite.aiosqlite import (
+            AsyncAdapt_aiosqlite_connection,
+            AsyncAdapt_aiosqlite_dbapi,
+        )
+    except ImportError:
+        return None
+    if not (
+        hasattr(aiosqlite.Connection, "_execute")
+        and hasattr(aiosqlite.Connection, "in_transaction")
+        and hasattr(AsyncAdapt_aiosqlite_connection, "_handle_exception")
+        and hasattr(AsyncAdapt_aiosqlite_connection, "_execute_mutex")
+    ):
+        return None
+
+    class Connection(AsyncAdapt_aiosqlite_connection):
+        #: trips queued and not yet finished in the thread (one whose task was cancelled
+        #: meanwhile included): until they are done, SQLite's transaction state is not known
+        __slots__ = ("_pending",)
+
+        def __init__(self, dbapi: Any, connection: Any) -> None:
+            super().__init__(dbapi, connection)
+            self._pending: set[object] = set()
+
+        def cursor(self, server_side: bool = False) -> Any:
+            if server_side:
+                return super().cursor(server_side=True)
+            return _OneTripCursor(self)
+
+        async def _one_trip(self, fn: Any, *args: Any) -> Any:
+            driver = self._connection
+            async with self._execute_mutex:
+                token = object()
+                self._pending.add(token)
+                # a token left behind by a trip that never reached the thread only makes
+                # COMMIT/ROLLBACK take the stock (always correct) way
+                return await driver._execute(fn, self._pending, token, driver._conn, *args)
+
+        def _in_transaction(self) -> bool:
+            """Whether SQLite has a transaction open, read without a trip; True when unsure (a
+            trip still running, a closed connection), so that the real COMMIT/ROLLBACK is
+            queued (after that trip) as the stock adapter would."""
+            if self._pending:
+                return True
+            try:
+                return bool(self._connection.in_transaction)
+            except Exception:  # closed: let the stock code decide
+                return True
+
+        def commit(self) -> None:
+            if self._in_transaction():
+                super().commit()
+
+        def rollback(self) -> None:
+            if self._in_transaction():
+                super().rollback()
+
+    class DBAPI(AsyncAdapt_aiosqlite_dbapi):
+        def connect(self, *arg: Any, **kw: Any) -> Any:
+            stock = super().connect(*arg, **kw)
+            return Connection(self, stock._connection)
+
+    try:
+        return DBAPI(aiosqlite, sqlite3)
+    except Exception:
+        return None

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Delete, Insert, case, delete, func, literal, select, update
+from sqlalchemy import (
+    Delete,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .models import (
     Answer,
@@ -43,6 +56,144 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     if name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+# -- the hot path's statements -----------------------------------------------------------------
+#
+# Every handled update runs the same few statements (UpdateRepository.context and mark,
+# AnswerRepository.save, StateRepository.put). They are built once per dialect, as Core
+# statements on the tables with bound parameters, and executed with a parameter dict: the
+# statement object is the same every time, so SQLAlchemy's cache key for it is memoized and its
+# compiled form comes from the compiled cache, and the ORM's DML machinery is not involved.
+# The columns' types (encryption, UTC datetimes) apply to the parameters as they would to
+# ``.values()``. Upserts set the updated columns from ``excluded``: each value is sent (and
+# encrypted) once.
+
+_UPDATES = cast(Table, ProcessedUpdate.__table__)
+_PERSONS = cast(Table, Person.__table__)
+_ANSWERS = cast(Table, Answer.__table__)
+_STATES = cast(Table, ConversationStateRow.__table__)
+
+_hot_statements: dict[tuple[str, Hashable], Any] = {}
+
+
+def _dialect_name(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _hot(session: AsyncSession, name: Hashable, build: Callable[[str], Any]) -> Any:
+    """The statement ``name`` for the session's dialect, built by ``build(dialect)`` once."""
+    key = (_dialect_name(session), name)
+    found = _hot_statements.get(key)
+    if found is None:
+        found = _hot_statements[key] = build(key[0])
+    return found
+
+
+def _on_connection(session: Session, stmt: Any, params: dict[str, Any], one: bool) -> Any:
+    """Run ``stmt`` on the session's connection, inside its greenlet; the only row (``one``)
+    or the number of rows touched. Pending ORM changes are flushed first, as
+    ``session.execute`` would with autoflush on."""
+    if session.autoflush:
+        session.flush()
+    result = session.connection().execute(stmt, params)
+    return result.one() if one else _rowcount(result)
+
+
+async def _write(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> int:
+    """Run an INSERT/UPDATE/DELETE of the hot path; the number of rows it touched."""
+    return int(await session.run_sync(_on_connection, stmt, params, False))
+
+
+async def _read_one(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Row[Any]:
+    """Run a SELECT of the hot path that returns exactly one row."""
+    return cast("Row[Any]", await session.run_sync(_on_connection, stmt, params, True))
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _mark_statement(dialect: str) -> Any:
+    return _insert_for(dialect, _UPDATES).on_conflict_do_nothing(
+        index_elements=[_UPDATES.c.update_id]
+    )
+
+
+def _answer_upsert(dialect: str) -> Any:
+    stmt = _insert_for(dialect, _ANSWERS)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[_ANSWERS.c.person_id, _ANSWERS.c.key],
+        set_={
+            "value": new.value,
+            "private_value": new.private_value,
+            "dialog": new.dialog,
+            "answered_at": new.answered_at,
+        },
+    )
+
+
+def _answer_delete(_dialect: str) -> Delete:
+    return delete(_ANSWERS).where(
+        _ANSWERS.c.person_id == bindparam("person_id"), _ANSWERS.c.key == bindparam("key")
+    )
+
+
+def _state_upsert(with_state: bool, with_data: bool) -> Callable[[str], Any]:
+    def build(dialect: str) -> Any:
+        stmt = _insert_for(dialect, _STATES)
+        new = stmt.excluded
+        set_: dict[str, Any] = {"updated_at": new.updated_at}
+        if with_state:
+            set_["state"] = new.state
+        if with_data:
+            set_["data"] = new.data
+        return stmt.on_conflict_do_update(index_elements=[_STATES.c.key], set_=set_)
+
+    return build
+
+
+def _context_statement(with_person: bool, with_state: bool) -> Callable[[str], Select[Any]]:
+    def build(_dialect: str) -> Select[Any]:
+        one = select(literal(1).label("one")).subquery("one")
+        done = (
+            select(_UPDATES.c.update_id)
+            .where(_UPDATES.c.update_id == bindparam("update_id"))
+            .exists()
+        )
+        columns: list[Any] = [done.label("done")]
+        source: Any = one
+        if with_person:
+            p = _PERSONS.c
+            source = source.outerjoin(_PERSONS, p.telegram_id == bindparam("telegram_id"))
+            columns += [
+                p.id,
+                p.telegram_id,
+                p.language,
+                p.consent_version,
+                p.consent_decided_at,
+                p.first_seen,
+                p.last_seen,
+                p.blocked_at,
+            ]
+        if with_state:
+            c = _STATES.c
+            source = source.outerjoin(_STATES, c.key == bindparam("state_key"))
+            columns += [c.key, c.state, c.data]
+        return select(*columns).select_from(source)
+
+    return build
+
+
+_CONTEXT = {
+    (person, state): _context_statement(person, state)
+    for person in (False, True)
+    for state in (False, True)
+}
+_STATE_UPSERT = {
+    (state, data): _state_upsert(state, data) for state in (False, True) for data in (False, True)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,25 +324,25 @@ class AnswerRepository:
         anything else (what the person typed) is encrypted (``private_value``).
         """
         if value is None:
-            await self.session.execute(
-                delete(Answer).where(Answer.person_id == person_id, Answer.key == key)
+            await _write(
+                self.session,
+                _hot(self.session, "answer_delete", _answer_delete),
+                {"person_id": person_id, "key": key},
             )
             return
         encoded = json.dumps(value, ensure_ascii=False)
-        now = now or utcnow()
-        columns = (
-            {"value": encoded, "private_value": None}
-            if plain
-            else {"value": None, "private_value": encoded}
+        await _write(
+            self.session,
+            _hot(self.session, "answer_upsert", _answer_upsert),
+            {
+                "person_id": person_id,
+                "dialog": dialog,
+                "key": key,
+                "value": encoded if plain else None,
+                "private_value": None if plain else encoded,
+                "answered_at": now or utcnow(),
+            },
         )
-        stmt = _insert(self.session, Answer).values(
-            person_id=person_id, dialog=dialog, key=key, answered_at=now, **columns
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Answer.person_id, Answer.key],
-            set_={**columns, "dialog": dialog, "answered_at": now},
-        )
-        await self.session.execute(stmt)
 
     async def for_person(self, person_id: int) -> dict[str, Any]:
         rows = await self.session.execute(
@@ -232,32 +383,10 @@ class UpdateRepository:
         """In ONE statement: was the update handled, the person with ``telegram_id`` and the
         conversation-state row ``state_key``. Each statement costs several hops to the
         database thread, so the hot path asks once instead of three times."""
-        one = select(literal(1).label("one")).subquery("one")
-        done = (
-            select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id).exists()
-        )
-        columns: list[Any] = [done.label("done")]
-        source: Any = one
-        if telegram_id is not None:
-            source = source.outerjoin(Person, Person.telegram_id == telegram_id)
-            columns += [
-                Person.id,
-                Person.telegram_id,
-                Person.language,
-                Person.consent_version,
-                Person.consent_decided_at,
-                Person.first_seen,
-                Person.last_seen,
-                Person.blocked_at,
-            ]
-        if state_key is not None:
-            source = source.outerjoin(ConversationStateRow, ConversationStateRow.key == state_key)
-            columns += [
-                ConversationStateRow.key,
-                ConversationStateRow.state,
-                ConversationStateRow.data,
-            ]
-        row = list((await self.session.execute(select(*columns).select_from(source))).one())
+        shape = (telegram_id is not None, state_key is not None)
+        stmt = _hot(self.session, ("context", shape), _CONTEXT[shape])
+        params = {"update_id": update_id, "telegram_id": telegram_id, "state_key": state_key}
+        row = list(await _read_one(self.session, stmt, params))
         processed = bool(row.pop(0))
         person = None
         if telegram_id is not None:
@@ -286,13 +415,12 @@ class UpdateRepository:
 
     async def mark(self, update_id: int, *, now: datetime | None = None) -> bool:
         """Record ``update_id``; False if it was already recorded (another worker, a replay)."""
-        stmt = (
-            _insert(self.session, ProcessedUpdate)
-            .values(update_id=update_id, processed_at=now or utcnow())
-            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        touched = await _write(
+            self.session,
+            _hot(self.session, "mark", _mark_statement),
+            {"update_id": update_id, "processed_at": now or utcnow()},
         )
-        result = await self.session.execute(stmt)
-        return bool(_rowcount(result))
+        return bool(touched)
 
     async def prune(self, older_than: timedelta, *, now: datetime | None = None) -> int:
         cutoff = (now or utcnow()) - older_than
@@ -323,15 +451,20 @@ class StateRepository:
         self, key: str, subject: int | None, *, state: Any = ..., data: Any = ...
     ) -> None:
         """Upsert the state and/or the data of ``key`` (``...`` leaves that part unchanged)."""
-        values: dict[str, Any] = {"updated_at": utcnow()}
-        if state is not ...:
-            values["state"] = state
-        if data is not ...:
-            values["data"] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        insert_values = {"key": key, "subject": subject, "state": None, "data": "{}", **values}
-        stmt: Insert = _insert(self.session, ConversationStateRow).values(**insert_values)
-        stmt = stmt.on_conflict_do_update(index_elements=[ConversationStateRow.key], set_=values)  # type: ignore[attr-defined]
-        await self.session.execute(stmt)
+        shape = (state is not ..., data is not ...)
+        await _write(
+            self.session,
+            _hot(self.session, ("state_upsert", shape), _STATE_UPSERT[shape]),
+            {
+                "key": key,
+                "subject": subject,
+                "state": None if state is ... else state,
+                "data": "{}"
+                if data is ...
+                else json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                "updated_at": utcnow(),
+            },
+        )
 
     async def delete_subject(self, subject: int) -> int:
         stmt: Delete = delete(ConversationStateRow).where(ConversationStateRow.subject == subject)
