@@ -21,8 +21,9 @@ run: $(STAMP)
 chat: $(STAMP)
 	$(BIN)/urapolku chat
 
+## the whole suite in 4 processes (most tests wait on subprocesses and sockets, not the CPU)
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,7 +28,12 @@ from db.migrate import upgrade
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: each pytest-xdist worker its own Redis database (tests empty theirs with FLUSHDB); 14 is
+#: bench/throughput.py's
+_WORKER = int("0" + "".join(c for c in os.environ.get("PYTEST_XDIST_WORKER", "") if c.isdigit()))
+REDIS_URL = os.environ.get(
+    "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{(15, 13, 12, 11, 10, 9, 8, 7)[_WORKER % 8]}"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
