@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -53,9 +53,7 @@ def _rowcount(result: Any) -> int:
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
     name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _insert_for(name, table)
 
 
 # -- the hot path's statements -----------------------------------------------------------------
@@ -110,8 +108,14 @@ async def _read_one(session: AsyncSession, stmt: Any, params: dict[str, Any]) ->
     return cast("Row[Any]", await session.run_sync(_on_connection, stmt, params, True))
 
 
-def _insert_for(dialect: str, table: Table) -> Any:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+def _insert_for(dialect: str, table: Any) -> Any:
+    """INSERT with ON CONFLICT for ``dialect``; PostgreSQL's module is imported only where it
+    is used (about 2 MB a SQLite deployment does not need)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _mark_statement(dialect: str) -> Any:
