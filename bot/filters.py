@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram import F
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject
 from magic_filter import MagicFilter
@@ -30,3 +31,9 @@ class Magic(Filter):
 
     def __str__(self) -> str:
         return self._signature_to_string(magic=self.magic)
+
+
+#: a message (or edited message) in a private chat
+PRIVATE_CHAT = Magic(F.chat.type == "private")
+#: a button press on a message in a private chat
+PRIVATE_BUTTON = Magic(F.message.chat.type == "private")

@@ -31,7 +31,7 @@ from aiogram.types import Message
 from bot.app import App
 from bot.content import Content, check_content, fingerprint
 from bot.engine.loader import MAX_MESSAGE
-from bot.filters import Magic
+from bot.filters import PRIVATE_CHAT, Magic
 from bot.yamlsource import Problem, Severity
 
 log = logging.getLogger(__name__)
@@ -190,8 +190,6 @@ async def reload_command(message: Message, app: App, bot: Bot) -> None:
 def build_router(admin_ids: Iterable[int]) -> Router:
     """``/reload`` for the admins, in a private chat; include it before the private router."""
     router = Router(name="reload")
-    router.message.filter(
-        Magic(F.chat.type == "private"), Magic(F.from_user.id.in_(set(admin_ids)))
-    )
+    router.message.filter(PRIVATE_CHAT, Magic(F.from_user.id.in_(set(admin_ids))))
     router.message.register(reload_command, Command("reload"))
     return router

@@ -52,8 +52,7 @@ def _rowcount(result: Any) -> int:
 
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return _insert_for(name, table)
+    return _insert_for(_dialect_name(session), table)
 
 
 # -- the hot path's statements -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply, Turn
 from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
-from bot.filters import Magic
+from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from db.repositories import EventRepository
 
 from . import callbacks as cb
@@ -145,8 +145,8 @@ async def on_my_signups(message: Message, conversation: Conversation) -> None:
 
 def build_router() -> Router:
     router = Router(name="events")
-    router.message.filter(Magic(F.chat.type == "private"))
-    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+    router.message.filter(PRIVATE_CHAT)
+    router.callback_query.filter(PRIVATE_BUTTON)
     router.callback_query.register(on_button, Magic(F.data.startswith(f"{cb.PREFIX}:")))
     router.message.register(
         on_link, CommandStart(deep_link=True, magic=F.args.regexp(rf"^{LINK_PREFIX}"))

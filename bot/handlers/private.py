@@ -13,7 +13,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply
 from bot.engine.runner import CALLBACK_PREFIX
 from bot.engine.state import ConversationState
-from bot.filters import Magic
+from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from db.repositories import PersonInfo
 
 
@@ -116,9 +116,9 @@ async def other_media(message: Message, conversation: Conversation, person: Pers
 def build_router() -> Router:
     """A fresh router (a router can belong to one dispatcher only; tests build many)."""
     router = Router(name="private")
-    router.message.filter(Magic(F.chat.type == "private"))
-    router.edited_message.filter(Magic(F.chat.type == "private"))
-    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+    router.message.filter(PRIVATE_CHAT)
+    router.edited_message.filter(PRIVATE_CHAT)
+    router.callback_query.filter(PRIVATE_BUTTON)
     router.message.register(start, CommandStart())
     router.message.register(menu, Command("menu"))
     router.message.register(help_command, Command("help"))

@@ -12,7 +12,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.app import App
-from bot.filters import Magic
+from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.middlewares.unit_of_work import UnitOfWork
 from db import Database, audit
 from db.audit import AuditRepository
@@ -129,12 +129,8 @@ async def resend(
 def build_router(admin_ids: list[int]) -> Router:
     """Only for ADMIN_IDS; anyone else's /coach goes on to the private router (as unknown)."""
     router = Router(name="handoff-admin")
-    router.message.filter(
-        Magic(F.chat.type == "private"), Magic(F.from_user.id.in_(set(admin_ids)))
-    )
-    router.callback_query.filter(
-        Magic(F.message.chat.type == "private"), Magic(F.from_user.id.in_(set(admin_ids)))
-    )
+    router.message.filter(PRIVATE_CHAT, Magic(F.from_user.id.in_(set(admin_ids))))
+    router.callback_query.filter(PRIVATE_BUTTON, Magic(F.from_user.id.in_(set(admin_ids))))
     router.message.register(coach_command, Command("coach"))
     router.callback_query.register(resend, OutboxAdmin.filter())
     return router

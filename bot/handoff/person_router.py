@@ -22,7 +22,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.app import App
 from bot.conversation import Conversation
 from bot.engine.output import Reply
-from bot.filters import Magic
+from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.middlewares.unit_of_work import UnitOfWork
 from db.repositories import CLAIMED, HandoffRepository, PersonInfo, RequestInfo
 
@@ -110,12 +110,12 @@ async def feedback(
 
 def build_router() -> Router:
     router = Router(name="handoff-person")
-    router.message.filter(Magic(F.chat.type == "private"))
-    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+    router.message.filter(PRIVATE_CHAT)
+    router.callback_query.filter(PRIVATE_BUTTON)
     router.callback_query.register(feedback, FeedbackData.filter())
     router.message.register(while_open, Command("menu", "start"))
     router.message.register(while_open, Magic(~F.text.startswith("/")))
     # a corrected message goes to the coach again (marked as edited), not to the dialogs
-    router.edited_message.filter(Magic(F.chat.type == "private"))
+    router.edited_message.filter(PRIVATE_CHAT)
     router.edited_message.register(while_open, Magic(~F.text.startswith("/")))
     return router

@@ -22,7 +22,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply, Turn
 from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
-from bot.filters import Magic
+from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from db.privacy import PrivacyRepository, Subject
 from db.repositories import PersonInfo, PersonRepository
 
@@ -233,8 +233,8 @@ async def on_stale_consent(event: TelegramObject, conversation: Conversation) ->
 
 def build_router() -> Router:
     router = Router(name="privacy")
-    router.message.filter(Magic(F.chat.type == "private"))
-    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+    router.message.filter(PRIVATE_CHAT)
+    router.callback_query.filter(PRIVATE_BUTTON)
     router.message.register(on_my_data, Command("mydata"))
     router.message.register(on_delete, Command("delete"))
     router.message.register(on_privacy, Command("privacy"))

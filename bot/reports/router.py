@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 from datetime import date
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
@@ -19,7 +18,7 @@ from aiogram.types import BufferedInputFile, Message
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.content import LANGUAGES
-from bot.filters import Magic
+from bot.filters import PRIVATE_CHAT
 from bot.render import split_text
 from db.repositories import PersonRepository
 
@@ -73,6 +72,6 @@ async def report_command(message: Message, command: CommandObject, app: App) -> 
 
 def build_router() -> Router:
     router = Router(name="reports")
-    router.message.filter(Magic(F.chat.type == ChatType.PRIVATE))
+    router.message.filter(PRIVATE_CHAT)
     router.message.register(report_command, Command("report"))
     return router
