@@ -7,12 +7,14 @@ import itertools
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from sqlalchemy import event
 
 from bot.actions import build_registry
 from bot.app import App
@@ -80,7 +82,8 @@ def registry_with_echo() -> ActionRegistry:
     return registry
 
 
-async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:
+def app_on(settings: Settings, database: Database, registry: ActionRegistry | None = None) -> App:
+    """An App with the content of ``settings`` on an already migrated ``database``."""
     registry = registry or registry_with_echo()
     content = load_content(
         settings.dialogs_dir,
@@ -88,9 +91,13 @@ async def make_app(settings: Settings, registry: ActionRegistry | None = None) -
         default_language=settings.default_language,
         actions=registry,
     )
+    return App(settings=settings, db=database, content=content, actions=registry)
+
+
+async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:
     database = Database(settings.database_url)
     await upgrade(database)
-    return App(settings=settings, db=database, content=content, actions=registry)
+    return app_on(settings, database, registry)
 
 
 @dataclass
@@ -151,6 +158,21 @@ def buttons_of(call: Any) -> list[tuple[str, str | None]]:
 
 
 CallFilter = Callable[[Any], bool]
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements the database runs meanwhile (BEGIN included)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def reachable(host: str, port: int) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite.core
 import pytest
-from sqlalchemy import event, exc, select, text
+from sqlalchemy import exc, select, text
 
 from db import Database, crypto
 from db.migrate import upgrade
@@ -24,6 +24,8 @@ from db.repositories import (
     StateRepository,
     UpdateRepository,
 )
+
+from .conftest import statements
 
 KEY = "1:77:77:0:default"
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -278,20 +280,6 @@ async def test_the_adapter_keeps_rowcount_lastrowid_executemany_and_errors(
 
 def test_the_engine_uses_the_one_trip_adapter(sqlite_db: Database) -> None:
     assert type(sqlite_db.engine.dialect.loaded_dbapi).__name__ == "DBAPI"
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_an_unfinished_trip_makes_commit_and_rollback_take_their_trip(

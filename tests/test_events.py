@@ -35,7 +35,14 @@ from db.repositories import (
     StatsRepository,
 )
 
-from .conftest import Harness, buttons_of, make_app, make_harness, make_settings
+from .conftest import (
+    CAREER_PLAN_ANSWERS,
+    Harness,
+    buttons_of,
+    make_app,
+    make_harness,
+    make_settings,
+)
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)  # a Tuesday
 #: YrittäjäKaverit Karkkila: a course run of 6 meetings from Tuesday 19 January 2027, 9:00;
@@ -167,21 +174,7 @@ async def notices(h: Harness) -> list[tuple[str, str]]:
 async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None:
     person = await onboard(h, 1001)
     await person.click("Suunnittele polkuni")
-    for answer in (
-        "Olen työtön",
-        "Yli vuoden",
-        "50 vuotta tai yli",
-        "Karkkila",
-        "Ammatillinen tutkinto",
-        "Rakentaminen",
-        "Valmis ✅",
-        "Oma yritys",
-        "Valmis ✅",
-        "Minulla on idea",
-        "Ryhmässä muiden kanssa",
-        "Valmis ✅",
-        "Hyvin",
-    ):
+    for answer in CAREER_PLAN_ANSWERS:
         await person.click(answer)
     calls = await person.click("Ohita")
     texts = [c.text for c in sent(calls)]

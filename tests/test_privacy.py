@@ -26,7 +26,6 @@ from sqlalchemy import MetaData, select
 from bot.actions import build_registry
 from bot.app import App
 from bot.catalogue import HELSINKI
-from bot.content import load_content
 from bot.factory import set_commands
 from bot.offline import ChatClient
 from db import Database
@@ -38,7 +37,7 @@ from db.repositories import (
     StatsRepository,
 )
 
-from .conftest import Harness, buttons_of, make_harness, make_settings
+from .conftest import Harness, app_on, buttons_of, make_harness, make_settings
 from .handoff_support import (
     ANNA,
     GROUP,
@@ -73,14 +72,7 @@ async def _app(database: Database, tmp_path: Path, **overrides: Any) -> App:
         admin_ids=[9001],
         **overrides,
     )
-    registry = build_registry()
-    content = load_content(
-        settings.dialogs_dir,
-        settings.content_dir,
-        default_language=settings.default_language,
-        actions=registry,
-    )
-    app = App(settings=settings, db=database, content=content, actions=registry)
+    app = app_on(settings, database, build_registry())
     app.clock = Clock(NOW)
     async with database.transaction() as session:
         await CoachRepository(session).add(ANNA, "Anna")

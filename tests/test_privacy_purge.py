@@ -16,7 +16,6 @@ from bot.actions import build_registry
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.cli import main
-from bot.content import load_content
 from bot.factory import build_scheduler, create_bot, create_dispatcher
 from bot.offline import OfflineSession
 from bot.privacy.service import PURGE_JOB, purge
@@ -41,7 +40,16 @@ from db.repositories import (
     StatsRepository,
 )
 
-from .conftest import REDIS_URL, ROOT, TEST_DATA_KEY, TEST_TOKEN, Harness, make_settings, reachable
+from .conftest import (
+    REDIS_URL,
+    ROOT,
+    TEST_DATA_KEY,
+    TEST_TOKEN,
+    Harness,
+    app_on,
+    make_settings,
+    reachable,
+)
 from .handoff_support import Clock
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)
@@ -53,14 +61,7 @@ OLD_TG, BLOCKED_TG, RECENT_TG, SEATED_TG = 700_000_001, 700_000_002, 700_000_003
 
 async def _app(database: Database, tmp_path: Path) -> App:
     settings = make_settings(tmp_path, bundled=True, database_url=database.url)
-    registry = build_registry()
-    content = load_content(
-        settings.dialogs_dir,
-        settings.content_dir,
-        default_language=settings.default_language,
-        actions=registry,
-    )
-    app = App(settings=settings, db=database, content=content, actions=registry)
+    app = app_on(settings, database, build_registry())
     app.clock = Clock(NOW)
     return app
 

@@ -19,7 +19,6 @@ import pytest
 
 from bot.actions import build_registry
 from bot.app import App
-from bot.content import load_content
 from bot.reports import router as report_router
 from bot.reports.chart import chart_png
 from bot.reports.report import build_report, last_full_month, period_of, to_csv, to_json, to_text
@@ -27,7 +26,7 @@ from db import Database
 from db.models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
 from db.reports import ReportRepository
 
-from .conftest import make_settings
+from .conftest import app_on, make_settings
 
 X = "yrittajakaverit-karkkila"  # a real item: entrepreneurship_coaching
 Y = "gone-item"  # no longer in the catalogue
@@ -252,11 +251,7 @@ async def test_figures(database: Database) -> None:
 
 def report_app(tmp_path: Path, database: Database) -> App:
     settings = make_settings(tmp_path, bundled=True)
-    registry = build_registry()
-    content = load_content(
-        settings.dialogs_dir, settings.content_dir, default_language="fi", actions=registry
-    )
-    return App(settings=settings, db=database, content=content, actions=registry)
+    return app_on(settings, database, build_registry())
 
 
 EXPECTED_TEXT = """\

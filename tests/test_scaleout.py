@@ -9,16 +9,15 @@ import pytest
 from aiogram.methods import SendMessage
 
 from bot.app import App
-from bot.content import load_content
 from db.repositories import AnswerRepository, PersonRepository
 
 from .conftest import (
     REDIS_URL,
+    app_on,
     fresh_postgres,
     make_harness,
     make_settings,
     reachable,
-    registry_with_echo,
 )
 
 
@@ -33,11 +32,7 @@ async def pg_redis_app(tmp_path: Path) -> AsyncIterator[App]:
     await redis.flushdb()
     await redis.aclose()
     settings = make_settings(tmp_path, database_url=database.url, redis_url=REDIS_URL)
-    registry = registry_with_echo()
-    content = load_content(
-        settings.dialogs_dir, settings.content_dir, default_language="fi", actions=registry
-    )
-    yield App(settings=settings, db=database, content=content, actions=registry)
+    yield app_on(settings, database)
     await database.dispose()
 
 

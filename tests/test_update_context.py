@@ -3,33 +3,14 @@ re-delivery check that rides on it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from aiogram.types import Message, Update
-from sqlalchemy import event
 
 from db import Database
 from db.repositories import PersonRepository, StateRepository, UpdateRepository
 
-from .conftest import Harness
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements the database runs meanwhile (BEGIN included)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+from .conftest import Harness, statements
 
 
 async def test_update_context_reads_mark_person_and_state_in_one_statement(
