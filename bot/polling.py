@@ -15,7 +15,10 @@ or finished are recognised by their ``update_id`` and dropped, so none is handle
 this process, and they are dropped before being parsed (:class:`GetRawUpdates`). A fetch
 that brings nothing new is not repeated until the offset can move on (the oldest update
 finished) or a short pause has passed, so a slow update does not make the loop a busy one. At
-most :data:`CONCURRENCY` updates run at a time.
+most :data:`CONCURRENCY` updates run at a time, and while at least as many more are ready and
+waiting for a turn the loop does not fetch at all: under load a fetch would mostly hand out
+those same updates again (each fetch costs the bot and Telegram about as much per update handed
+out as per update handled), and nothing it brings could start sooner.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: with updates in flight and nothing new in the last fetch: fetch again after this at the latest
 RECHECK_S = 0.25
+#: with every slot taken and as many updates waiting: fetch again after this at the latest
+SATURATED_RECHECK_S = 1.0
 #: with updates in flight, fetches are at least this far apart (each hands them out again)
 BUSY_GAP_S = 0.05
 #: updates handled at the same time (of different chats). More do not finish sooner: they
@@ -90,12 +95,23 @@ class Pipeline:
         self._floor = 0
         self._queues: dict[int, deque[Update]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        #: chats whose next update is waiting for a free slot
+        self._ready = 0
+        self._concurrency = concurrency
         #: set when the oldest unfinished update finishes (the offset moves on)
         self.progress = asyncio.Event()
+        #: set when fewer updates wait for a slot than there are slots (worth fetching again)
+        self.room = asyncio.Event()
+        self.room.set()
 
     @property
     def busy(self) -> bool:
         return bool(self._unfinished)
+
+    @property
+    def saturated(self) -> bool:
+        """Every slot is taken and at least as many updates wait for one."""
+        return self._ready >= self._concurrency
 
     @property
     def offset(self) -> int | None:
@@ -145,13 +161,18 @@ class Pipeline:
             while queue:
                 update = queue[0]
                 started = loop.time()
+                self._waiting(+1)
+                waiting = True
                 try:
                     async with self._slots:
+                        waiting = self._waiting(-1)
                         await self.dispatcher.feed_update(self.bot, update)
                 except Exception:
                     # The error boundary handles handler failures; this is the last resort.
                     log.exception("update %s could not be handled", update.update_id)
                 finally:
+                    if waiting:  # cancelled before its turn
+                        self._waiting(-1)
                     took = loop.time() - started
                     if took > SLOW_S:
                         log.warning("update %s took %.1f s", update.update_id, took)
@@ -162,6 +183,15 @@ class Pipeline:
                         self.progress.set()  # the offset moves on
         finally:
             del self._queues[key]
+
+    def _waiting(self, change: int) -> bool:
+        """One more (+1) or one fewer (-1) update waiting for a slot; whether it still waits."""
+        self._ready += change
+        if self.saturated:
+            self.room.clear()
+        else:
+            self.room.set()
+        return change > 0
 
     async def join(self) -> None:
         """Wait until every update taken so far is finished."""
@@ -218,7 +248,12 @@ async def poll(
         backoff = 1.0
         if offset is not None:
             pipeline.forget_confirmed(offset)
-        if pipeline.submit(updates) == 0 and pipeline.busy:
+        new = pipeline.submit(updates)
+        await asyncio.sleep(0)  # the new updates' workers take their slots (or queue for them)
+        if pipeline.saturated:
+            # Enough is queued for every slot: fetch again once a few of them have started.
+            await _wait_any(stop, pipeline.room, SATURATED_RECHECK_S)
+        elif new == 0 and pipeline.busy:
             # Nothing new: what came back is in flight. Ask again once the offset can move on.
             await _wait_any(stop, pipeline.progress, RECHECK_S)
         elif pipeline.busy:

@@ -14,7 +14,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update, User
 
-from bot.polling import Pipeline, poll
+from bot.polling import CONCURRENCY, Pipeline, poll
 
 TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 
@@ -178,3 +178,42 @@ async def test_pipeline_drops_redelivered_and_already_confirmed_updates() -> Non
     pipeline.forget_confirmed(33)
     assert pipeline.submit([message_update(31, 802, "a")]) == 0  # before the confirmed offset
     assert Counter(recorder.started) == {30: 1, 31: 1, 32: 1}
+
+
+async def test_with_every_slot_taken_and_as_many_waiting_the_loop_does_not_fetch() -> None:
+    """Under load a fetch would only hand out the waiting updates again: the loop waits until
+    fewer than CONCURRENCY updates wait for a slot, then fetches again."""
+    recorder = Recorder()
+    recorder.gates["slow"] = asyncio.Event()
+    count = 2 * CONCURRENCY + 2  # every slot taken, and more than as many waiting
+    telegram = ScriptedTelegram([message_update(100 + n, 1_000 + n, "slow") for n in range(count)])
+    stop, task = await run_poll(recorder, telegram)
+    await until(lambda: len(recorder.started) == CONCURRENCY)
+    await asyncio.sleep(0.4)  # several fetches' worth of time while saturated
+    assert len(telegram.offsets) == 1
+    assert max(telegram.handed_out.values()) == 1  # nothing was handed out twice
+
+    recorder.gates["slow"].set()
+    await until(lambda: len(recorder.finished) == count)
+    await until(lambda: 100 + count in telegram.offsets)  # then confirmed as usual
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert Counter(recorder.started) == {100 + n: 1 for n in range(count)}
+
+
+async def test_one_chats_queue_does_not_count_as_load() -> None:
+    """Updates queued behind their own chat's running update are not waiting for a slot: one
+    person's burst does not stop the loop from fetching everyone else's updates."""
+    recorder = Recorder()
+    recorder.gates["slow"] = asyncio.Event()
+    burst = [message_update(200 + n, 2_000, "slow") for n in range(3 * CONCURRENCY)]
+    telegram = ScriptedTelegram(burst)
+    stop, task = await run_poll(recorder, telegram)
+    await until(lambda: recorder.started == [200])
+    telegram.pending.append(message_update(300, 3_000, "someone else"))
+    await until(lambda: 300 in recorder.finished)  # fetched and handled meanwhile
+    assert recorder.started == [200, 300]
+    recorder.gates["slow"].set()
+    await until(lambda: len(recorder.finished) == len(burst) + 1)
+    stop.set()
+    await asyncio.wait_for(task, 5)
