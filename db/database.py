@@ -20,7 +20,7 @@ import asyncio
 import contextvars
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ class Database:
             module = _lean_aiosqlite_dbapi() if parsed.get_driver_name() == "aiosqlite" else None
             if module is not None:
                 kwargs["module"] = module
+                # the lean adapter runs some statements on the event loop's thread (see below);
+                # it never lets two threads use a connection at once
+                kwargs["connect_args"]["check_same_thread"] = False
             if parsed.database in (None, "", ":memory:"):
                 from sqlalchemy.pool import StaticPool
 
@@ -165,6 +168,25 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 # -- fewer trips to aiosqlite's thread ---------------------------------------------------------
 #
+# (1) Inline statements. A trip costs the event loop's thread more than the SQL: a queue put, a
+# wake-up of the database thread, the GIL going back and forth, and a loop wake-up for the
+# result. The hot path's few short statements (db/repositories.py) run inside
+# :func:`inline_statements`, and there they run on the calling thread, without a trip, when
+# that cannot wait for another connection's lock:
+#
+# * a SELECT outside a transaction (WAL mode: a reader never waits for a writer), or
+# * any statement inside a transaction that began with ``BEGIN IMMEDIATE``/``EXCLUSIVE``: the
+#   connection holds SQLite's write lock, so nothing it does waits for anyone.
+#
+# ``BEGIN IMMEDIATE`` itself (it may wait up to the busy timeout for another process's writer)
+# and every statement outside the block still go to aiosqlite's thread, so a long report or a
+# lock wait never stalls the loop. The COMMIT or ROLLBACK of a write transaction whose every
+# statement ran inline runs inline too (it holds the write lock; in WAL mode a commit appends
+# to the log and never waits). A connection's statements never run on two threads at once:
+# inline only when no trip of that connection is queued or running.
+#
+# (2) One trip per statement.
+#
 # aiosqlite runs every sqlite3 call in its own thread; each call is a trip there and back
 # (a queue put, a thread wake-up, a loop wake-up), and on a small machine those trips cost more
 # CPU than the SQL. SQLAlchemy's stock adapter makes three or four per statement (create a
@@ -174,6 +196,23 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 # would do nothing then). Everything else (errors, server-side cursors, events, the SQL) is the
 # stock adapter's. If SQLAlchemy or aiosqlite change the internals it builds on, the stock
 # adapter is used instead.
+
+
+_INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "urapolku_sqlite_inline", default=False
+)
+
+
+@contextmanager
+def inline_statements() -> Iterator[None]:
+    """Statements in this block may run on the calling thread (SQLite's lean adapter only; see
+    above). For short statements of the hot path: a statement run inline holds the event loop
+    for as long as it takes."""
+    token = _INLINE.set(True)
+    try:
+        yield
+    finally:
+        _INLINE.reset(token)
 
 
 def _run_in_thread(
@@ -225,7 +264,11 @@ class _OneTripCursor:
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapt = self._adapt
         try:
-            found = _await(adapt._one_trip(_run_in_thread, operation, parameters, many))
+            if _INLINE.get() and adapt._may_run_inline(operation):
+                found = adapt._run_inline(operation, parameters, many)
+            else:
+                found = _await(adapt._one_trip(_run_in_thread, operation, parameters, many))
+                adapt._after_trip(operation)
         except Exception as error:
             adapt._handle_exception(error)
         self.description, self.rowcount, self.lastrowid, rows = found
@@ -296,11 +339,59 @@ def _lean_aiosqlite_dbapi() -> Any:
     class Connection(AsyncAdapt_aiosqlite_connection):
         #: trips queued and not yet finished in the thread (one whose task was cancelled
         #: meanwhile included): until they are done, SQLite's transaction state is not known
-        __slots__ = ("_pending",)
+        __slots__ = ("_all_inline", "_pending", "_write_locked")
 
         def __init__(self, dbapi: Any, connection: Any) -> None:
             super().__init__(dbapi, connection)
             self._pending: set[object] = set()
+            #: a BEGIN IMMEDIATE/EXCLUSIVE succeeded and its transaction is still open
+            self._write_locked = False
+            #: ... and every statement since ran inline (its COMMIT/ROLLBACK may too)
+            self._all_inline = False
+
+        def _may_run_inline(self, operation: str) -> bool:
+            if self._pending or self._execute_mutex.locked():
+                return False  # a trip of this connection is queued or running in the thread
+            if self._write_locked:
+                return True
+            try:
+                in_transaction = self._connection._conn.in_transaction
+            except Exception:  # closed: the stock way raises the right error
+                return False
+            return not in_transaction and operation.lstrip()[:6].upper() == "SELECT"
+
+        def _run_inline(
+            self, operation: Any, parameters: Any, many: bool
+        ) -> tuple[Any, int, Any, list[Any]]:
+            connection = self._connection._conn
+            try:
+                return _cursor_life(connection, operation, parameters, many)
+            finally:
+                if not connection.in_transaction:  # it ended (an error, a COMMIT)
+                    self._write_locked = self._all_inline = False
+
+        def _after_trip(self, operation: str) -> None:
+            """Bookkeeping after a statement ran in the thread."""
+            if operation.lstrip()[:15].upper() in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
+                self._write_locked = self._all_inline = True
+                return
+            self._all_inline = False
+            if self._write_locked and not self._pending:
+                self._write_locked = bool(self._connection._conn.in_transaction)
+
+        def _end_inline(self, statement: str) -> bool:
+            """COMMIT or ROLLBACK on this thread if the whole transaction ran inline."""
+            if not (self._write_locked and self._all_inline) or self._pending:
+                return False
+            if self._execute_mutex.locked():
+                return False
+            try:
+                self._connection._conn.execute(statement)
+            except Exception as error:
+                self._handle_exception(error)
+            finally:
+                self._write_locked = self._all_inline = False
+            return True
 
         def cursor(self, server_side: bool = False) -> Any:
             if server_side:
@@ -328,10 +419,16 @@ def _lean_aiosqlite_dbapi() -> Any:
                 return True
 
         def commit(self) -> None:
+            if self._end_inline("COMMIT"):
+                return
+            self._write_locked = self._all_inline = False
             if self._in_transaction():
                 super().commit()
 
         def rollback(self) -> None:
+            if self._end_inline("ROLLBACK"):
+                return
+            self._write_locked = self._all_inline = False
             if self._in_transaction():
                 super().rollback()
 

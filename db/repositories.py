@@ -25,6 +25,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from .database import inline_statements
 from .models import (
     Answer,
     Coach,
@@ -93,7 +94,9 @@ def _on_connection(session: Session, stmt: Any, params: dict[str, Any], one: boo
     ``session.execute`` would with autoflush on."""
     if session.autoflush:
         session.flush()
-    result = session.connection().execute(stmt, params)
+    connection = session.connection()
+    with inline_statements():
+        result = connection.execute(stmt, params)
     return result.one() if one else _rowcount(result)
 
 

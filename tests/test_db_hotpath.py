@@ -222,7 +222,9 @@ async def sqlite_db(tmp_path: Path) -> Any:
     await db.dispose()
 
 
-async def test_one_trip_per_statement_and_none_for_an_empty_commit(sqlite_db: Database) -> None:
+async def test_the_hot_path_makes_one_trip_per_turn_the_begin(sqlite_db: Database) -> None:
+    """The hot read runs on the loop's thread; of a write transaction only BEGIN IMMEDIATE (it
+    may wait for another process's writer) goes to aiosqlite's thread."""
     db = sqlite_db
     async with db.transaction() as session:
         await PersonRepository(session).ensure(77, "fi")
@@ -230,16 +232,84 @@ async def test_one_trip_per_statement_and_none_for_an_empty_commit(sqlite_db: Da
         await UpdateRepository(session).context(1, 77, KEY)
     with trips() as seen:
         async with db.read() as session:
-            await UpdateRepository(session).context(1, 77, KEY)
-    assert seen == ["_run_in_thread"]  # the SELECT; the read's COMMIT had nothing to commit
+            found = await UpdateRepository(session).context(1, 77, KEY)
+    assert found.person is not None
+    assert seen == []  # the SELECT ran inline; the read's COMMIT had nothing to commit
     with trips() as seen, statements(db) as sql:
         async with db.transaction() as session:
             await UpdateRepository(session).mark(1)
             await StateRepository(session).put(KEY, 77, data={"a": 1})
     assert sql[0] == "BEGIN IMMEDIATE"
     assert len(sql) == 3
-    # BEGIN, two statements, COMMIT; no rollback when the connection goes back to the pool
+    # the two statements and the COMMIT inline; no rollback when the connection goes back
+    assert seen == ["_run_in_thread"]
+    async with db.read() as session:
+        after = await UpdateRepository(session).context(1, 77, KEY)
+    assert after.processed
+    assert after.state == (None, {"a": 1})
+
+
+async def test_other_statements_keep_one_trip_each(sqlite_db: Database) -> None:
+    """Outside the hot path (an ORM query, a report) every statement still runs in the thread,
+    and a transaction that had one such statement commits there too."""
+    db = sqlite_db
+    with trips() as seen:
+        async with db.read() as session:
+            await PersonRepository(session).by_telegram_id(77)
+    assert seen == ["_run_in_thread"]
+    with trips() as seen:
+        async with db.transaction() as session:
+            await UpdateRepository(session).mark(2)  # inline: the write lock is held
+            await PersonRepository(session).ensure(77, "fi")  # two ORM statements
     assert seen == ["_run_in_thread"] * 3 + ["commit"]
+
+
+async def test_a_hot_write_without_the_write_lock_goes_to_the_thread(
+    sqlite_db: Database,
+) -> None:
+    """A write that might wait for SQLite's lock never runs inline, even on the hot path."""
+    async with sqlite_db.read() as session:
+        with trips() as seen:
+            assert await UpdateRepository(session).mark(3)
+    assert seen == ["_run_in_thread"]
+
+
+async def test_an_inline_statement_waits_for_a_trip_still_running(sqlite_db: Database) -> None:
+    """A connection is never used by two threads at once: with a trip of its own pending,
+    a hot statement takes the thread too (queued behind it)."""
+    async with sqlite_db.read() as session:
+        await UpdateRepository(session).context(4)
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        adapted: Any = raw.dbapi_connection
+        adapted._pending.add(object())
+        try:
+            with trips() as seen:
+                await UpdateRepository(session).context(4)
+        finally:
+            adapted._pending.clear()
+    assert seen == ["_run_in_thread"]
+
+
+async def test_an_error_inline_ends_like_one_in_the_thread(sqlite_db: Database) -> None:
+    """A failing inline statement raises SQLAlchemy's error and its ROLLBACK leaves nothing
+    behind; the connection is usable (inline again) afterwards."""
+    db = sqlite_db
+
+    async def failing_turn() -> None:
+        async with db.transaction() as session:
+            assert await UpdateRepository(session).mark(5)
+            await AnswerRepository(session).save(10_000, "d", "k", ["x"], plain=True)
+
+    with trips() as seen, pytest.raises(exc.IntegrityError):
+        await failing_turn()
+    assert seen == ["_run_in_thread"]  # the BEGIN; the failed INSERT and the ROLLBACK inline
+    with trips() as seen:
+        async with db.transaction() as session:
+            assert await UpdateRepository(session).mark(5)
+    assert seen == ["_run_in_thread"]
+    async with db.read() as session:
+        assert await UpdateRepository(session).is_processed(5)
 
 
 async def test_the_adapter_keeps_rowcount_lastrowid_executemany_and_errors(
