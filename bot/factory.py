@@ -9,12 +9,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
@@ -44,7 +41,7 @@ from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMidd
 from bot.reports import router as reports_router
 from bot.scheduler import Scheduler
 from bot.storage import SqlStorage
-from bot.telegram_session import PinResponseTypes, RetryMiddleware
+from bot.telegram_session import JsonBodySession, PinResponseTypes, RetryMiddleware
 from db import Database, crypto
 from db.database import normalise_url
 
@@ -156,11 +153,7 @@ def create_bot(
     ``limiter`` is passed too.
     """
     if session is None:
-        session = AiohttpSession(
-            api=TelegramAPIServer.from_base(settings.telegram_api_url),
-            json_loads=orjson.loads,
-            json_dumps=_json_dumps,
-        )
+        session = JsonBodySession(settings.telegram_api_url)
         if limiter is None and settings.outgoing_per_second > 0:
             limiter = OutgoingLimiter(
                 global_per_second=settings.outgoing_per_second,
@@ -175,12 +168,6 @@ def create_bot(
         session=session,
         default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
     )
-
-
-def _json_dumps(value: Any) -> str:
-    """JSON for the Bot API's form fields (keyboards, entities); orjson is several times
-    quicker than the standard library at what every send does."""
-    return orjson.dumps(value).decode()
 
 
 def create_storage(app: App) -> tuple[BaseStorage, BaseEventIsolation]:

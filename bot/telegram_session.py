@@ -6,21 +6,30 @@ A message send that fails after it left is not retried (it may have been deliver
 
 Another keeps aiogram's answer models alive (:class:`PinResponseTypes`): without it, every
 few Bot API calls cost a pydantic model build of several milliseconds.
+
+:class:`JsonBodySession` sends each call without files as one JSON body, as the Bot API
+accepts, instead of aiogram's multipart form (about a tenth of the bot's CPU per call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from aiohttp import ClientError, ClientTimeout
 
 log = logging.getLogger(__name__)
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 #: ``Response[T]`` for every answer type ``T`` this process has asked for, held for good
 _RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
@@ -103,3 +112,66 @@ def _maybe_delivered(method: Any, exc: Exception) -> bool:
 
 def describe(method: Any) -> str:
     return type(method).__name__
+
+
+class JsonBodySession(AiohttpSession):
+    """aiogram's aiohttp session, sending calls without files as a JSON body.
+
+    aiogram posts every call as a multipart form, one part per parameter, with keyboards and
+    entities JSON-encoded inside their parts. The Bot API takes the same parameters as one
+    ``application/json`` object, which costs a fraction to build and to send. Calls with a
+    file (``sendDocument`` of a My data export, say) keep aiogram's form. Errors, timeouts and
+    answers are read exactly as aiogram reads them.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(
+            api=TelegramAPIServer.from_base(base_url),
+            json_loads=orjson.loads,
+            json_dumps=_json_dumps,
+        )
+
+    def build_json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
+        """The call's parameters as a JSON object; None if it has a file to upload."""
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is None or prepared == "":
+                continue  # as aiogram's form leaves it out
+            body[key] = prepared
+        return None if files else orjson.dumps(body)
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
+    ) -> TelegramType:
+        body = self.build_json_body(bot, method)
+        if body is None:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=_JSON_HEADERS,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        response = self.check_response(
+            bot=bot, method=method, status_code=resp.status, content=raw_result
+        )
+        return cast(TelegramType, response.result)
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON for the Bot API (form fields of calls with files); orjson is several times
+    quicker than the standard library at what every send does."""
+    return orjson.dumps(value).decode()
