@@ -462,6 +462,7 @@ async def _chat(
 async def _run(settings: Settings, *, webhook: bool = False) -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
+    from bot.eventloop import settle_heap
     from bot.factory import (
         ALLOWED_UPDATES,
         build_scheduler,
@@ -483,6 +484,7 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
         await introduce(bot, app)
         scheduler = build_scheduler(app, bot, dispatcher)
         scheduler.start()
+        settle_heap()
         try:
             if webhook:
                 from bot.webhook import serve

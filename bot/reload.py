@@ -31,6 +31,7 @@ from aiogram.types import Message
 from bot.app import App
 from bot.content import Content, check_content, fingerprint
 from bot.engine.loader import MAX_MESSAGE
+from bot.eventloop import settle_heap
 from bot.filters import PRIVATE_CHAT, Magic
 from bot.yamlsource import Problem, Severity
 
@@ -109,6 +110,7 @@ class ContentReloader:
                 return ReloadResult(loaded=False, changed=changed, errors=errors)
             recovered = self._reported is not None
             self.app.replace_content(content)
+            settle_heap(again=True)
             self.loaded = content.fingerprint
             self._seen = now
             self._reported = None

@@ -183,6 +183,7 @@ async def serve_worker(
     settings: Settings, sock: socket.socket, index: int, workers: int = 1
 ) -> int:
     """One worker: the whole bot, accepting webhook requests on the shared socket."""
+    from bot.eventloop import settle_heap
     from bot.factory import (
         ALLOWED_UPDATES,
         build_app,
@@ -215,6 +216,7 @@ async def serve_worker(
         # every worker reloads its own copy of the content; one of them tells the admins
         reloader_for(app).notify = False
     scheduler.start()
+    settle_heap()
     try:
         log.info("worker %d (pid %d) ready", index, os.getpid())
         await serve(
