@@ -7,8 +7,8 @@ career-planning dialog on SQLite (or PostgreSQL + Redis with --scale); for the b
 keyboard reply to every update. Prints updates/s, the ratio, p50/p99 time from an update
 being handed out to the bot's first reply in that chat, and the peak memory of each process.
 
-    python bench/throughput.py [--people 100] [--turns 20] [--warmup 0] [--scale]
-                               [--tuned-baseline]
+    python bench/throughput.py [--people 100] [--turns 20] [--warmup 0] [--rounds 1]
+                               [--scale] [--tuned-baseline]
 
 With ``--warmup N``, N other people first go through the same turns, for every bot alike, and
 are not counted: the figures then leave out what a fresh process spends once (building
@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -228,72 +229,72 @@ async def main() -> None:
         action="store_true",
         help="also run the bare bot on uvloop + orjson, as the real bot runs (bench/bare_bot.py)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every bot this many times, interleaved, and report medians (a shared "
+        "machine's noise moves single runs by a third)",
+    )
     args = parser.parse_args()
 
     # a production-like start: the data key comes from the environment (docs/SECURITY.md)
     base_env = bench_env(ENVIRONMENT="production")
-    results = [
-        await run(
-            "bare aiogram bot",
-            [sys.executable, "bench/bare_bot.py", "--api", "{api}", "--token", TOKEN],
-            base_env,
-            args.people,
-            args.turns,
-            args.warmup,
-        )
+    bare = [sys.executable, "bench/bare_bot.py", "--api", "{api}", "--token", TOKEN]
+    ours = [sys.executable, "-m", "bot", "run"]
+    bots: list[tuple[str, list[str], dict[str, str] | None]] = [
+        ("bare aiogram bot", bare, base_env)
     ]
     if args.tuned_baseline:
-        results.append(
-            await run(
-                "bare bot, uvloop+orjson",
-                [
-                    sys.executable,
-                    "bench/bare_bot.py",
-                    "--api",
-                    "{api}",
-                    "--token",
-                    TOKEN,
-                    "--tuned",
-                ],
-                base_env,
-                args.people,
-                args.turns,
-                args.warmup,
-            )
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite_env = base_env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"}
-        results.append(
-            await run(
-                "urapolku, SQLite",
-                [sys.executable, "-m", "bot", "run"],
-                sqlite_env,
-                args.people,
-                args.turns,
-                args.warmup,
-            )
-        )
+        bots.append(("bare bot, uvloop+orjson", [*bare, "--tuned"], base_env))
+    bots.append(("urapolku, SQLite", ours, None))  # None: a new SQLite file each run
     if args.scale:
         scale_env = base_env | {
             "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
             "REDIS_URL": "redis://127.0.0.1:6379/14",
         }
-        results.append(
-            await run(
-                "urapolku, PostgreSQL+Redis",
-                [sys.executable, "-m", "bot", "run"],
-                scale_env,
-                args.people,
-                args.turns,
-                args.warmup,
-            )
-        )
+        bots.append(("urapolku, PostgreSQL+Redis", ours, scale_env))
+
     warm = f" (after {args.warmup} people not measured)" if args.warmup else ""
     print(f"{args.people} people x {args.turns + 1} updates each, same load for every bot{warm}\n")
-    report(results)
-    if args.tuned_baseline:
-        tuned, ours = results[1], results[2]
-        print(f"\nurapolku, SQLite against the tuned bare bot: {ours.rate / tuned.rate:.2f}")
+    rounds: list[list[Result]] = []
+    for number in range(args.rounds):
+        results = []
+        for name, command, env in bots:
+            with tempfile.TemporaryDirectory() as tmp:
+                if env is None:
+                    env = base_env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"}
+                results.append(await run(name, command, env, args.people, args.turns, args.warmup))
+        rounds.append(results)
+        if args.rounds > 1:
+            print(f"round {number + 1} of {args.rounds}")
+        report(results)
+        if args.tuned_baseline:
+            tuned, urapolku = results[1], results[2]
+            print(
+                f"\nurapolku, SQLite against the tuned bare bot: {urapolku.rate / tuned.rate:.2f}"
+            )
+        print()
+    if args.rounds > 1:
+        summary(rounds)
+
+
+def summary(rounds: list[list[Result]]) -> None:
+    """Per bot, the median of each figure over the rounds, and the range of its ratio (each
+    round's ratio is to the bare bot of the same round)."""
+    print(f"median of {len(rounds)} rounds")
+    print(
+        f"{'bot':<28}{'updates/s':>10}{'ratio':>8}{'range':>12}{'CPU ms/upd':>12}{'mem ratio':>11}"
+    )
+    for index, name in enumerate(r.name for r in rounds[0]):
+        runs = [(results[index], results[0]) for results in rounds]
+        ratios = [r.rate / base.rate for r, base in runs]
+        print(
+            f"{name:<28}{statistics.median(r.rate for r, _ in runs):>10.1f}"
+            f"{statistics.median(ratios):>8.2f}{f'{min(ratios):.2f}-{max(ratios):.2f}':>12}"
+            f"{statistics.median(r.cpu_s / r.updates * 1000 for r, _ in runs):>12.2f}"
+            f"{statistics.median(r.peak_rss_mb / b.peak_rss_mb for r, b in runs):>11.2f}"
+        )
 
 
 if __name__ == "__main__":
