@@ -178,9 +178,10 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 # * any statement inside a transaction that began with ``BEGIN IMMEDIATE``/``EXCLUSIVE``: the
 #   connection holds SQLite's write lock, so nothing it does waits for anyone.
 #
-# ``BEGIN IMMEDIATE`` itself (it may wait up to the busy timeout for another process's writer)
-# and every statement outside the block still go to aiosqlite's thread, so a long report or a
-# lock wait never stalls the loop. The COMMIT or ROLLBACK of a write transaction whose every
+# ``BEGIN IMMEDIATE`` runs inline only as an attempt with a busy timeout of 0: if another
+# process's writer holds the lock, it goes to aiosqlite's thread and waits there (up to the
+# busy timeout) as before. Every statement outside the block still goes to the thread, so a
+# long report or a lock wait never stalls the loop. The COMMIT or ROLLBACK of a write transaction whose every
 # statement ran inline runs inline too (it holds the write lock; in WAL mode a commit appends
 # to the log and never waits). A connection's statements never run on two threads at once:
 # inline only when no trip of that connection is queued or running.
@@ -264,8 +265,11 @@ class _OneTripCursor:
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapt = self._adapt
         try:
-            if _INLINE.get() and adapt._may_run_inline(operation):
+            inline = _INLINE.get()
+            if inline and adapt._may_run_inline(operation):
                 found = adapt._run_inline(operation, parameters, many)
+            elif inline and adapt._begin_inline(operation):
+                found = (None, -1, None, [])
             else:
                 found = _await(adapt._one_trip(_run_in_thread, operation, parameters, many))
                 adapt._after_trip(operation)
@@ -339,7 +343,7 @@ def _lean_aiosqlite_dbapi() -> Any:
     class Connection(AsyncAdapt_aiosqlite_connection):
         #: trips queued and not yet finished in the thread (one whose task was cancelled
         #: meanwhile included): until they are done, SQLite's transaction state is not known
-        __slots__ = ("_all_inline", "_pending", "_write_locked")
+        __slots__ = ("_all_inline", "_busy_ms", "_pending", "_write_locked")
 
         def __init__(self, dbapi: Any, connection: Any) -> None:
             super().__init__(dbapi, connection)
@@ -348,6 +352,33 @@ def _lean_aiosqlite_dbapi() -> Any:
             self._write_locked = False
             #: ... and every statement since ran inline (its COMMIT/ROLLBACK may too)
             self._all_inline = False
+            #: the connection's busy timeout (read once, when first needed)
+            self._busy_ms: int | None = None
+
+        def _begin_inline(self, operation: str) -> bool:
+            """BEGIN IMMEDIATE/EXCLUSIVE on this thread if SQLite's write lock is free right
+            now (busy timeout 0 for the attempt); False if it was not tried or another
+            process's writer holds the lock: then the caller waits for it in the thread."""
+            if self._pending or self._execute_mutex.locked():
+                return False
+            if operation.strip().upper() not in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
+                return False
+            connection = self._connection._conn
+            if connection.in_transaction:
+                return False
+            if self._busy_ms is None:
+                self._busy_ms = int(connection.execute("PRAGMA busy_timeout").fetchone()[0])
+            connection.execute("PRAGMA busy_timeout=0")
+            try:
+                connection.execute(operation)
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                    return False
+                raise
+            finally:
+                connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            self._write_locked = self._all_inline = True
+            return True
 
         def _may_run_inline(self, operation: str) -> bool:
             if self._pending or self._execute_mutex.locked():

@@ -94,9 +94,8 @@ def _on_connection(session: Session, stmt: Any, params: dict[str, Any], one: boo
     ``session.execute`` would with autoflush on."""
     if session.autoflush:
         session.flush()
-    connection = session.connection()
-    with inline_statements():
-        result = connection.execute(stmt, params)
+    with inline_statements():  # the transaction's BEGIN included, if this is its first
+        result = session.connection().execute(stmt, params)
     return result.one() if one else _rowcount(result)
 
 

@@ -4,6 +4,7 @@ ciphertext at rest, autoflush kept, and one trip to aiosqlite's thread per state
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -222,9 +223,10 @@ async def sqlite_db(tmp_path: Path) -> Any:
     await db.dispose()
 
 
-async def test_the_hot_path_makes_one_trip_per_turn_the_begin(sqlite_db: Database) -> None:
-    """The hot read runs on the loop's thread; of a write transaction only BEGIN IMMEDIATE (it
-    may wait for another process's writer) goes to aiosqlite's thread."""
+async def test_the_hot_path_makes_no_trip_while_no_other_process_writes(
+    sqlite_db: Database,
+) -> None:
+    """The hot read and the whole write transaction run on the loop's thread."""
     db = sqlite_db
     async with db.transaction() as session:
         await PersonRepository(session).ensure(77, "fi")
@@ -241,8 +243,9 @@ async def test_the_hot_path_makes_one_trip_per_turn_the_begin(sqlite_db: Databas
             await StateRepository(session).put(KEY, 77, data={"a": 1})
     assert sql[0] == "BEGIN IMMEDIATE"
     assert len(sql) == 3
-    # the two statements and the COMMIT inline; no rollback when the connection goes back
-    assert seen == ["_run_in_thread"]
+    # BEGIN IMMEDIATE, the two statements and the COMMIT inline; no rollback when the
+    # connection goes back to the pool
+    assert seen == []
     async with db.read() as session:
         after = await UpdateRepository(session).context(1, 77, KEY)
     assert after.processed
@@ -259,9 +262,9 @@ async def test_other_statements_keep_one_trip_each(sqlite_db: Database) -> None:
     assert seen == ["_run_in_thread"]
     with trips() as seen:
         async with db.transaction() as session:
-            await UpdateRepository(session).mark(2)  # inline: the write lock is held
+            await UpdateRepository(session).mark(2)  # BEGIN and the INSERT inline
             await PersonRepository(session).ensure(77, "fi")  # two ORM statements
-    assert seen == ["_run_in_thread"] * 3 + ["commit"]
+    assert seen == ["_run_in_thread"] * 2 + ["commit"]
 
 
 async def test_a_hot_write_without_the_write_lock_goes_to_the_thread(
@@ -303,11 +306,11 @@ async def test_an_error_inline_ends_like_one_in_the_thread(sqlite_db: Database) 
 
     with trips() as seen, pytest.raises(exc.IntegrityError):
         await failing_turn()
-    assert seen == ["_run_in_thread"]  # the BEGIN; the failed INSERT and the ROLLBACK inline
+    assert seen == []  # BEGIN, the failed INSERT and the ROLLBACK inline
     with trips() as seen:
         async with db.transaction() as session:
             assert await UpdateRepository(session).mark(5)
-    assert seen == ["_run_in_thread"]
+    assert seen == []
     async with db.read() as session:
         assert await UpdateRepository(session).is_processed(5)
 
@@ -376,3 +379,42 @@ async def test_an_unfinished_trip_makes_commit_and_rollback_take_their_trip(
         finally:
             adapted._pending.clear()
         assert seen == ["rollback", "commit"]
+
+
+async def test_with_another_writer_the_begin_waits_in_the_thread_not_on_the_loop(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Another process's writer holds SQLite's lock: the hot transaction's BEGIN IMMEDIATE
+    waits for it in aiosqlite's thread (the busy timeout applies), the event loop goes on
+    meanwhile, and the transaction commits once the lock is free."""
+    import sqlite3
+
+    db = sqlite_db
+    async with db.transaction() as session:  # the connection exists and is back in the pool
+        await UpdateRepository(session).mark(6)
+    other = sqlite3.connect(tmp_path / "hot.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def turn() -> None:
+        async with db.transaction() as session:
+            assert await UpdateRepository(session).mark(7)
+
+    try:
+        with trips() as seen:
+            task = asyncio.create_task(turn())
+            for _ in range(20):  # the loop is free while the BEGIN waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not task.done()
+            other.execute("COMMIT")
+            await asyncio.wait_for(task, 10)
+    finally:
+        other.close()
+    assert ticks == 20
+    assert seen[0] == "_run_in_thread"  # the BEGIN, after its inline attempt found the lock
+    async with db.read() as session:
+        assert await UpdateRepository(session).is_processed(7)
+    async with db.engine.connect() as connection:  # the pool's one connection
+        busy = await connection.exec_driver_sql("PRAGMA busy_timeout")
+        assert busy.scalar() == 15_000  # back from the attempt's 0
