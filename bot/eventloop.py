@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: the collector's thresholds in a serving process (the default is 700, 10, 10)
+SERVING_GC_THRESHOLD = (20_000, 20, 20)
+
 
 def run_service(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion on uvloop if available, else like ``asyncio.run``."""
@@ -42,3 +45,6 @@ def settle_heap(*, again: bool = False) -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    # Handling an update allocates thousands of short-lived objects (models, statements):
+    # with the default threshold of 700 a young collection ran several times per update.
+    gc.set_threshold(*SERVING_GC_THRESHOLD)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.eventloop import settle_heap
+from bot.eventloop import SERVING_GC_THRESHOLD, settle_heap
 
 
 class Node:
@@ -23,14 +23,17 @@ class Node:
 def thawed() -> Iterator[None]:
     """This test process must not stay frozen for the tests after it."""
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.mark.usefixtures("thawed")
 def test_again_does_nothing_in_a_process_that_never_settled() -> None:
     settle_heap(again=True)
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() != SERVING_GC_THRESHOLD
 
 
 @pytest.mark.usefixtures("thawed")
@@ -38,6 +41,7 @@ def test_start_up_objects_are_frozen_and_replaced_content_is_still_collected() -
     content = Node()
     settle_heap()
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == SERVING_GC_THRESHOLD
     old = weakref.ref(content)
     del content  # content replaced: the old one is garbage in a cycle, but frozen
     gc.collect()
