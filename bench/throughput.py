@@ -237,6 +237,7 @@ async def main() -> None:
         "machine's noise moves single runs by a third)",
     )
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # rounds as they end
 
     # a production-like start: the data key comes from the environment (docs/SECURITY.md)
     base_env = bench_env(ENVIRONMENT="production")
