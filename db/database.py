@@ -181,10 +181,10 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 # ``BEGIN IMMEDIATE`` runs inline only as an attempt with a busy timeout of 0: if another
 # process's writer holds the lock, it goes to aiosqlite's thread and waits there (up to the
 # busy timeout) as before. Every statement outside the block still goes to the thread, so a
-# long report or a lock wait never stalls the loop. The COMMIT or ROLLBACK of a write transaction whose every
-# statement ran inline runs inline too (it holds the write lock; in WAL mode a commit appends
-# to the log and never waits). A connection's statements never run on two threads at once:
-# inline only when no trip of that connection is queued or running.
+# long report or a lock wait never stalls the loop. The COMMIT or ROLLBACK of a write
+# transaction whose every statement ran inline runs inline too (it holds the write lock; in
+# WAL mode a commit appends to the log and never waits). A connection's statements never run
+# on two threads at once: inline only when no trip of that connection is queued or running.
 #
 # (2) One trip per statement.
 #
