@@ -34,7 +34,7 @@ check: $(STAMP)
 	$(BIN)/urapolku check
 
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/throughput.py --people 50 --turns 15 --rounds 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
