@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from aiogram import Bot
@@ -25,11 +25,9 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import BytesPayload, FormData
 
 log = logging.getLogger(__name__)
-
-_JSON_HEADERS = {"Content-Type": "application/json"}
 
 #: ``Response[T]`` for every answer type ``T`` this process has asked for, held for good
 _RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
@@ -119,9 +117,10 @@ class JsonBodySession(AiohttpSession):
 
     aiogram posts every call as a multipart form, one part per parameter, with keyboards and
     entities JSON-encoded inside their parts. The Bot API takes the same parameters as one
-    ``application/json`` object, which costs a fraction to build and to send. Calls with a
-    file (``sendDocument`` of a My data export, say) keep aiogram's form. Errors, timeouts and
-    answers are read exactly as aiogram reads them.
+    ``application/json`` object, which costs a fraction to build and to send. Only the body
+    changes: aiogram's own ``make_request`` posts it, so errors, timeouts and answers are
+    read exactly as aiogram reads them. Calls with a file (``sendDocument`` of a My data
+    export, say) keep aiogram's form.
     """
 
     def __init__(self, base_url: str) -> None:
@@ -131,8 +130,9 @@ class JsonBodySession(AiohttpSession):
             json_dumps=_json_dumps,
         )
 
-    def build_json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
-        """The call's parameters as a JSON object; None if it has a file to upload."""
+    def build_form_data(  # type: ignore[override]  # aiohttp posts any payload as data
+        self, bot: Bot, method: TelegramMethod[Any]
+    ) -> FormData | BytesPayload:
         files: dict[str, Any] = {}
         body: dict[str, Any] = {}
         for key, value in method.model_dump(warnings=False).items():
@@ -140,35 +140,9 @@ class JsonBodySession(AiohttpSession):
             if prepared is None or prepared == "":
                 continue  # as aiogram's form leaves it out
             body[key] = prepared
-        return None if files else orjson.dumps(body)
-
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
-    ) -> TelegramType:
-        body = self.build_json_body(bot, method)
-        if body is None:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(
-                url,
-                data=body,
-                headers=_JSON_HEADERS,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
-            ) as resp:
-                raw_result = await resp.text()
-        except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
-        except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(
-            bot=bot, method=method, status_code=resp.status, content=raw_result
-        )
-        return cast(TelegramType, response.result)
+        if files:
+            return super().build_form_data(bot, method)
+        return BytesPayload(orjson.dumps(body), content_type="application/json")
 
 
 def _json_dumps(value: Any) -> str:
