@@ -199,6 +199,11 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 # adapter is used instead.
 
 
+def _takes_write_lock(operation: str) -> bool:
+    """``BEGIN IMMEDIATE`` or ``BEGIN EXCLUSIVE``: SQLite's write lock is held once it ran."""
+    return operation.strip().upper() in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+
+
 _INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "urapolku_sqlite_inline", default=False
 )
@@ -359,9 +364,7 @@ def _lean_aiosqlite_dbapi() -> Any:
             """BEGIN IMMEDIATE/EXCLUSIVE on this thread if SQLite's write lock is free right
             now (busy timeout 0 for the attempt); False if it was not tried or another
             process's writer holds the lock: then the caller waits for it in the thread."""
-            if self._pending or self._execute_mutex.locked():
-                return False
-            if operation.strip().upper() not in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
+            if self._trip_under_way() or not _takes_write_lock(operation):
                 return False
             connection = self._connection._conn
             if connection.in_transaction:
@@ -380,9 +383,13 @@ def _lean_aiosqlite_dbapi() -> Any:
             self._write_locked = self._all_inline = True
             return True
 
+        def _trip_under_way(self) -> bool:
+            """A trip of this connection is queued or running in aiosqlite's thread."""
+            return bool(self._pending) or self._execute_mutex.locked()
+
         def _may_run_inline(self, operation: str) -> bool:
-            if self._pending or self._execute_mutex.locked():
-                return False  # a trip of this connection is queued or running in the thread
+            if self._trip_under_way():
+                return False
             if self._write_locked:
                 return True
             try:
@@ -403,26 +410,25 @@ def _lean_aiosqlite_dbapi() -> Any:
 
         def _after_trip(self, operation: str) -> None:
             """Bookkeeping after a statement ran in the thread."""
-            if operation.lstrip()[:15].upper() in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
+            if _takes_write_lock(operation):
                 self._write_locked = self._all_inline = True
                 return
             self._all_inline = False
             if self._write_locked and not self._pending:
                 self._write_locked = bool(self._connection._conn.in_transaction)
 
-        def _end_inline(self, statement: str) -> bool:
-            """COMMIT or ROLLBACK on this thread if the whole transaction ran inline."""
-            if not (self._write_locked and self._all_inline) or self._pending:
-                return False
-            if self._execute_mutex.locked():
-                return False
-            try:
-                self._connection._conn.execute(statement)
-            except Exception as error:
-                self._handle_exception(error)
-            finally:
-                self._write_locked = self._all_inline = False
-            return True
+        def _end(self, statement: str, stock: Any) -> None:
+            """COMMIT or ROLLBACK: on this thread if the whole transaction ran inline, else
+            ``stock`` (a trip), and only if SQLite has a transaction open."""
+            inline = self._write_locked and self._all_inline and not self._trip_under_way()
+            self._write_locked = self._all_inline = False
+            if inline:
+                try:
+                    self._connection._conn.execute(statement)
+                except Exception as error:
+                    self._handle_exception(error)
+            elif self._in_transaction():
+                stock()
 
         def cursor(self, server_side: bool = False) -> Any:
             if server_side:
@@ -450,18 +456,10 @@ def _lean_aiosqlite_dbapi() -> Any:
                 return True
 
         def commit(self) -> None:
-            if self._end_inline("COMMIT"):
-                return
-            self._write_locked = self._all_inline = False
-            if self._in_transaction():
-                super().commit()
+            self._end("COMMIT", super().commit)
 
         def rollback(self) -> None:
-            if self._end_inline("ROLLBACK"):
-                return
-            self._write_locked = self._all_inline = False
-            if self._in_transaction():
-                super().rollback()
+            self._end("ROLLBACK", super().rollback)
 
     class DBAPI(AsyncAdapt_aiosqlite_dbapi):
         def connect(self, *arg: Any, **kw: Any) -> Any:
