@@ -161,18 +161,16 @@ class Pipeline:
             while queue:
                 update = queue[0]
                 started = loop.time()
-                self._waiting(+1)
-                waiting = True
                 try:
-                    async with self._slots:
-                        waiting = self._waiting(-1)
+                    await self._take_slot()
+                    try:
                         await self.dispatcher.feed_update(self.bot, update)
+                    finally:
+                        self._slots.release()
                 except Exception:
                     # The error boundary handles handler failures; this is the last resort.
                     log.exception("update %s could not be handled", update.update_id)
                 finally:
-                    if waiting:  # cancelled before its turn
-                        self._waiting(-1)
                     took = loop.time() - started
                     if took > SLOW_S:
                         log.warning("update %s took %.1f s", update.update_id, took)
@@ -184,14 +182,20 @@ class Pipeline:
         finally:
             del self._queues[key]
 
-    def _waiting(self, change: int) -> bool:
-        """One more (+1) or one fewer (-1) update waiting for a slot; whether it still waits."""
+    async def _take_slot(self) -> None:
+        """Wait for a free slot; meanwhile the update counts as ready (see :attr:`saturated`)."""
+        self._count_ready(+1)
+        try:
+            await self._slots.acquire()
+        finally:
+            self._count_ready(-1)
+
+    def _count_ready(self, change: int) -> None:
         self._ready += change
         if self.saturated:
             self.room.clear()
         else:
             self.room.set()
-        return change > 0
 
     async def join(self) -> None:
         """Wait until every update taken so far is finished."""
