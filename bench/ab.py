@@ -22,31 +22,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import throughput  # noqa: E402
-
-_stubs: list[Any] = []
-
-
-class _CountingStub(throughput.BotAPIStub):  # type: ignore[misc]
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _stubs.append(self)
-
-
-throughput.BotAPIStub = _CountingStub  # run() makes one per bot run
-
-
-def deliveries_per_update(updates: int) -> float:
-    """How often getUpdates handed out each update, in the last run."""
-    calls = _stubs[-1].calls
-    handed = sum(len(c.result) for c in calls if c.method == "getUpdates" and c.result)
-    return handed / updates if updates else float("nan")
 
 
 async def run_version(root: Path, name: str, people: int, turns: int) -> throughput.Result:
@@ -124,7 +105,7 @@ async def rounds(
                 bare if label == "bare" else await run_version(roots[label], label, people, turns)
             )
             ratio = result.rate / bare.rate
-            delivered = deliveries_per_update(result.updates)
+            delivered = result.handed_out / result.updates
             results[label].append((result, ratio, delivered))
             print(
                 f"round {number + 1} {label:4} {result.rate:7.1f} updates/s"

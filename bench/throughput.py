@@ -55,6 +55,8 @@ class Result:
     peak_rss_mb: float
     #: CPU seconds (user + system) the bot process used while the people talked to it
     cpu_s: float = float("nan")
+    #: updates ``getUpdates`` handed out meanwhile, each time it handed one out (re-deliveries)
+    handed_out: int = 0
 
     @property
     def rate(self) -> float:
@@ -145,11 +147,13 @@ async def run(
                 for i in range(people)
             ]
             cpu_before = cpu_seconds(process.pid)
+            handed_before = handed_out(stub)
             started = time.perf_counter()
             counts = await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in users))
             seconds = time.perf_counter() - started
             memory = peak_rss_mb(process.pid)
             cpu = cpu_seconds(process.pid) - cpu_before
+            handed = handed_out(stub) - handed_before
             process.terminate()
             await process.wait()
             log.seek(0)
@@ -157,7 +161,12 @@ async def run(
             if warnings:
                 print(f"{name}: {len(warnings)} log lines, last: {warnings[-1][:300]}")
         latencies = stub.latencies()[warm_latencies:]
-        return Result(name, sum(counts), seconds, latencies, memory, cpu)
+        return Result(name, sum(counts), seconds, latencies, memory, cpu, handed)
+
+
+def handed_out(stub: BotAPIStub) -> int:
+    """Updates the stand-in's ``getUpdates`` has handed out so far, re-deliveries included."""
+    return sum(len(c.result) for c in stub.calls_of("getUpdates") if isinstance(c.result, list))
 
 
 def bench_env(**extra: str) -> dict[str, str]:
