@@ -32,6 +32,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from . import fastlane
 
 try:
     from sqlalchemy.util import await_ as _await
@@ -64,7 +67,16 @@ def ensure_sqlite_folder(url: str) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, busy_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout_s: float = 15.0,
+        fast_lane: bool = True,
+    ) -> None:
+        """``fast_lane``: the hot path's statements on SQLite bypass SQLAlchemy's execution
+        (db/fastlane.py); False runs every statement through SQLAlchemy."""
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -91,8 +103,15 @@ class Database:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        #: the hot path's statements without SQLAlchemy's per-statement work (db/fastlane.py):
+        #: the lean SQLite adapter on a plain database file only (no URI options)
+        self._lane: fastlane.Lane | None = None
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, int(busy_timeout_s * 1000))
+            file = parsed.database
+            plain_file = bool(file) and file != ":memory:" and not parsed.query
+            if fast_lane and module is not None and file and plain_file:
+                self._lane = fastlane.Lane(self.engine, str(Path(file).expanduser()))
         self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         reader = (
@@ -114,8 +133,15 @@ class Database:
             token = _current.set(session)
             try:
                 async with session.begin():
+                    if self._lane is not None:
+                        # begin now (BEGIN IMMEDIATE, inline if the lock is free), so that the
+                        # transaction's hot statements can take the fast lane from the first
+                        connection = await session.run_sync(_write_connection)
+                        if hasattr(connection, "run_now"):
+                            session.info[fastlane.WRITER] = (self._lane, connection)
                     yield session
             finally:
+                session.info.pop(fastlane.WRITER, None)
                 _current.reset(token)
 
     @asynccontextmanager
@@ -140,11 +166,31 @@ class Database:
         if outer is not None:
             yield outer
             return
+        if self._lane is not None:
+            # SQLite's reads run without BEGIN, each statement on its own snapshot, so ending
+            # the session's transaction with COMMIT or ROLLBACK is the same; a session whose
+            # reads all took the fast lane never had one, and is left as it is
+            session = self._read()
+            session.info[fastlane.READER] = self._lane
+            try:
+                yield session
+            finally:
+                if session.sync_session.in_transaction():
+                    await session.close()
+            return
         async with self._read() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
         await self.engine.dispose()
+
+
+def _write_connection(session: Session) -> Any:
+    """The DB-API connection of the session's transaction, begun now."""
+    with inline_statements():
+        return session.connection().connection.dbapi_connection
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -382,6 +428,22 @@ def _lean_aiosqlite_dbapi() -> Any:
                 connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             self._write_locked = self._all_inline = True
             return True
+
+        def run_now(self, operation: str, parameters: Any) -> int | None:
+            """A write of the transaction holding SQLite's write lock, on this thread (see
+            db/fastlane.py); the rows it touched, or None when that lock is not held or a trip
+            of this connection is under way."""
+            if not self._write_locked or self._trip_under_way():
+                return None
+            connection = self._connection._conn
+            try:
+                cursor = connection.execute(operation, parameters)
+                rowcount = int(cursor.rowcount)
+                cursor.close()
+                return rowcount
+            finally:
+                if not connection.in_transaction:  # it ended (an error SQLite rolled back)
+                    self._write_locked = self._all_inline = False
 
         def _trip_under_way(self) -> bool:
             """A trip of this connection is queued or running in aiosqlite's thread."""

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from . import fastlane
 from .database import inline_statements
 from .models import (
     Answer,
@@ -101,11 +102,17 @@ def _on_connection(session: Session, stmt: Any, params: dict[str, Any], one: boo
 
 async def _write(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> int:
     """Run an INSERT/UPDATE/DELETE of the hot path; the number of rows it touched."""
+    touched = fastlane.run_write(session, stmt, params)
+    if touched is not None:
+        return touched
     return int(await session.run_sync(_on_connection, stmt, params, False))
 
 
-async def _read_one(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Row[Any]:
+async def _read_one(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
     """Run a SELECT of the hot path that returns exactly one row."""
+    row = fastlane.read_one(session, stmt, params)
+    if row is not None:
+        return cast("Sequence[Any]", row)
     return cast("Row[Any]", await session.run_sync(_on_connection, stmt, params, True))
 
 

@@ -1,0 +1,178 @@
+"""The hot path's statements on SQLite, without SQLAlchemy's per-statement work.
+
+Every handled update runs the same few statements (db/repositories.py: the "handled?" read,
+the update mark, an answer, the conversation state). Run through a session, each costs
+SQLAlchemy far more than SQLite: a greenlet switch, the session's connection lookup, an
+execution context, a cursor result, and for the read a session of its own with a pool
+checkout. Here each statement is compiled once (per set of parameter names) and then run
+directly on the sqlite3 connection, with the columns' own type conversions (UTC datetimes,
+encryption) applied to the parameters and the result:
+
+* :func:`run_write`: inside a write transaction (:meth:`Database.transaction`), on that
+  transaction's connection, and only while it holds SQLite's write lock with nothing of its
+  own in aiosqlite's thread: then nothing can wait for a lock (the lean adapter's rule for
+  inline statements, db/database.py).
+* :func:`read_one`: outside any transaction, on a connection of its own that only reads
+  (``PRAGMA query_only``), on the event loop's thread: in WAL mode a reader never waits for a
+  writer. Its busy timeout is 0; in the rare case SQLite answers "busy" anyway, the caller
+  takes the ordinary way.
+
+Both return None when they cannot run (PostgreSQL, an in-memory database, pending ORM changes
+to flush first, SQL echo or cursor listeners switched on, which must see every statement);
+the caller then runs the statement through the session as before. Errors are raised as
+SQLAlchemy's own exception types, with the parameters hidden.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql import Select
+
+#: ``session.info`` keys set by :class:`~db.database.Database`
+WRITER = "urapolku_fast_writer"
+READER = "urapolku_fast_reader"
+
+Processor = Callable[[Any], Any] | None
+
+
+class Prepared:
+    """A Core statement compiled once for a dialect and one set of parameter names."""
+
+    __slots__ = ("binds", "results", "sql")
+
+    def __init__(self, statement: Any, dialect: Dialect, names: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        if compiled.positiontup is None:  # pragma: no cover - SQLite's paramstyle is positional
+            raise ValueError("the fast lane needs a positional paramstyle")
+        self.sql: str = compiled.string
+        given = set(names)
+        #: per positional parameter: its name and conversion, or (None, constant) for a
+        #: literal of the statement itself
+        self.binds: list[tuple[str | None, Any]] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if name in given:
+                self.binds.append((name, processor))
+            else:
+                value = bind.effective_value
+                self.binds.append((None, processor(value) if processor else value))
+        self.results: list[Processor] = (
+            [
+                c.type.dialect_impl(dialect).result_processor(dialect, None)
+                for c in statement.selected_columns
+            ]
+            if isinstance(statement, Select)
+            else []
+        )
+
+    def parameters(self, values: dict[str, Any]) -> list[Any]:
+        out = []
+        for name, processor in self.binds:
+            if name is None:
+                out.append(processor)  # the literal, already converted
+            else:
+                value = values[name]
+                out.append(processor(value) if processor is not None else value)
+        return out
+
+    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(p(v) if p is not None else v for p, v in zip(self.results, raw, strict=True))
+
+
+class Lane:
+    """One database's compiled statements and its read-only connection."""
+
+    def __init__(self, engine: AsyncEngine, path: str) -> None:
+        self.engine = engine
+        self.path = path
+        self._prepared: dict[tuple[int, tuple[str, ...]], Prepared] = {}
+        self._statements: list[Any] = []  # keeps each id() above taken
+        self._reader: sqlite3.Connection | None = None
+
+    def open(self) -> bool:
+        """Whether statements may take the lane now: not while SQL is echoed or something
+        listens to the cursor, which must see every statement."""
+        sync = self.engine.sync_engine
+        return not (
+            sync.echo or sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute
+        )
+
+    def prepared(self, statement: Any, values: dict[str, Any]) -> Prepared:
+        names = tuple(values)
+        key = (id(statement), names)
+        found = self._prepared.get(key)
+        if found is None:
+            found = Prepared(statement, self.engine.dialect, names)
+            self._prepared[key] = found
+            self._statements.append(statement)
+        return found
+
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            reader = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+            reader.execute("PRAGMA query_only=1")
+            reader.execute("PRAGMA busy_timeout=0")
+            self._reader = reader
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+def _raise(error: Exception, prepared: Prepared, parameters: list[Any]) -> None:
+    raise exc.DBAPIError.instance(
+        prepared.sql, parameters, error, sqlite3.Error, hide_parameters=True
+    ) from error
+
+
+def run_write(session: AsyncSession, statement: Any, values: dict[str, Any]) -> int | None:
+    """Run an INSERT/UPDATE/DELETE in the session's write transaction; the rows it touched,
+    or None if it cannot take the lane (then run it through the session)."""
+    writer = session.info.get(WRITER)
+    if writer is None:
+        return None
+    lane, connection = writer
+    sync = session.sync_session
+    if not lane.open() or (sync.autoflush and (sync.new or sync.deleted or sync.dirty)):
+        return None
+    prepared = lane.prepared(statement, values)
+    parameters = prepared.parameters(values)
+    try:
+        rowcount: int | None = connection.run_now(prepared.sql, parameters)
+    except sqlite3.Error as error:
+        _raise(error, prepared, parameters)
+    return rowcount
+
+
+def read_one(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
+    """The one row of a SELECT, read outside any transaction; None if it cannot take the lane
+    (or SQLite was busy): then read it through the session."""
+    lane = session.info.get(READER)
+    if lane is None or not lane.open():
+        return None
+    prepared = lane.prepared(statement, values)
+    parameters = prepared.parameters(values)
+    try:
+        rows = lane.reader().execute(prepared.sql, parameters).fetchall()
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            return None
+        _raise(error, prepared, parameters)
+    except sqlite3.Error as error:
+        _raise(error, prepared, parameters)
+    if not rows:
+        raise exc.NoResultFound("No row was found when one was required")
+    if len(rows) > 1:
+        raise exc.MultipleResultsFound("Multiple rows were found when exactly one was required")
+    return prepared.row(rows[0])
