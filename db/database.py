@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -129,20 +129,43 @@ class Database:
         if outer is not None:
             yield outer
             return
+        if self._lane is not None:
+            async with self._writer_turn(), self._lane_transaction(self._lane) as session:
+                yield session
+            return
         async with self._writer_turn(), self._write() as session:
             token = _current.set(session)
             try:
                 async with session.begin():
-                    if self._lane is not None:
-                        # begin now (BEGIN IMMEDIATE, inline if the lock is free), so that the
-                        # transaction's hot statements can take the fast lane from the first
-                        connection = await session.run_sync(_write_connection)
-                        if hasattr(connection, "run_now"):
-                            session.info[fastlane.WRITER] = (self._lane, connection)
                     yield session
             finally:
-                session.info.pop(fastlane.WRITER, None)
                 _current.reset(token)
+
+    @asynccontextmanager
+    async def _lane_transaction(self, lane: fastlane.Lane) -> AsyncIterator[AsyncSession]:
+        """:meth:`transaction` on SQLite with the fast lane: begun at once (``BEGIN
+        IMMEDIATE``, inline when the write lock is free) so that the hot statements take the
+        lane from the first, and ended (COMMIT or ROLLBACK, then close) in one step that runs
+        to completion even if the task is cancelled meanwhile."""
+        session = self._write()
+        token = _current.set(session)
+        connection: Any = None
+        try:
+            try:
+                connection = await session.run_sync(_write_connection)
+            except BaseException:
+                await _end_session(session, None, commit=False)
+                raise
+            session.info[fastlane.WRITER] = (lane, connection)
+            try:
+                yield session
+            except BaseException:
+                await _end_session(session, connection, commit=False)
+                raise
+            await _end_session(session, connection, commit=True)
+        finally:
+            session.info.pop(fastlane.WRITER, None)
+            _current.reset(token)
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
@@ -193,6 +216,37 @@ def _write_connection(session: Session) -> Any:
         return session.connection().connection.dbapi_connection
 
 
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+async def _end_session(session: AsyncSession, connection: Any, *, commit: bool) -> None:
+    """Commit (or roll back) and close ``session``; never abandoned halfway.
+
+    When the end runs on the loop's thread (the lean adapter says so), nothing in it waits,
+    so a cancellation cannot land inside it. Otherwise it runs in a task of its own that is
+    awaited to the end even if this task is cancelled meanwhile (the cancellation is raised
+    afterwards), as SQLAlchemy's own ``async with session`` does for its close.
+    """
+    end = _commit_and_close if commit else Session.close  # close rolls back what is open
+    if connection is not None and connection.ends_inline():
+        await session.run_sync(end)
+        return
+    task = asyncio.ensure_future(session.run_sync(end))
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            cancelled = error
+    task.result()
+    if cancelled is not None:
+        raise cancelled
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -205,11 +259,25 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode != "NONE":
-            connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "NONE":
+            return
+        statement = f"BEGIN {mode}"
+        dispatch = sync_engine.dispatch
+        if sync_engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+            connection.exec_driver_sql(statement)  # where echo and listeners see it
+            return
+        # one statement without parameters or results: SQLAlchemy's execution adds nothing
+        try:
+            connection.connection.dbapi_connection.cursor().execute(statement)
+        except Exception as error:
+            raise exc.DBAPIError.instance(
+                statement, None, error, sync_engine.dialect.loaded_dbapi.Error
+            ) from error
 
 
 # -- fewer trips to aiosqlite's thread ---------------------------------------------------------
@@ -444,6 +512,13 @@ def _lean_aiosqlite_dbapi() -> Any:
             finally:
                 if not connection.in_transaction:  # it ended (an error SQLite rolled back)
                     self._write_locked = self._all_inline = False
+
+        def ends_inline(self) -> bool:
+            """Whether a COMMIT or ROLLBACK now, and the pool's reset after it, would run
+            on this thread, without waiting for anything."""
+            if self._trip_under_way():
+                return False
+            return (self._write_locked and self._all_inline) or not self._in_transaction()
 
         def _trip_under_way(self) -> bool:
             """A trip of this connection is queued or running in aiosqlite's thread."""

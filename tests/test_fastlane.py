@@ -5,6 +5,7 @@ listeners, a busy reader)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite.core
 import pytest
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
@@ -258,3 +260,113 @@ def test_no_lane_in_memory_or_on_postgresql(tmp_path: Path) -> None:
     assert Database("postgresql+asyncpg://u@127.0.0.1/x")._lane is None
     assert Database(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")._lane is not None
     assert fastlane.WRITER != fastlane.READER
+
+
+# -- the lane's transaction: begun at once, ended in one step that is never abandoned ----------
+
+
+def checked_out(db: Database) -> int:
+    return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
+async def test_a_failure_inside_rolls_back_and_returns_the_connection(fast: Database) -> None:
+    async def fail_after_marking() -> None:
+        async with fast.transaction() as session:
+            assert await UpdateRepository(session).mark(71)
+            raise LookupError("the turn failed")
+
+    with pytest.raises(LookupError):
+        await fail_after_marking()
+    assert checked_out(fast) == 0
+    async with fast.read() as session:
+        assert not (await UpdateRepository(session).context(71)).processed
+
+
+async def test_with_another_writer_the_lane_waits_off_the_loop_then_commits(
+    tmp_path: Path,
+) -> None:
+    """Another process holds SQLite's write lock: the BEGIN waits in aiosqlite's thread (the
+    loop goes on), the transaction then commits, and SQLAlchemy's BEGIN is still the one the
+    dialect asks for."""
+    db = await open_db(tmp_path / "busy.sqlite3")
+    async with db.transaction() as session:
+        await UpdateRepository(session).mark(1)
+    other = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def turn() -> None:
+        async with db.transaction() as session:
+            assert await UpdateRepository(session).mark(2)
+            await StateRepository(session).put(KEY, 77, data={"b": 2})
+
+    try:
+        task = asyncio.create_task(turn())
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not task.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, 10)
+    finally:
+        other.close()
+    assert ticks == 20
+    assert checked_out(db) == 0
+    async with db.read() as session:
+        found = await UpdateRepository(session).context(2, state_key=KEY)
+    assert (found.processed, found.state) == (True, (None, {"b": 2}))
+    await db.dispose()
+
+
+async def test_a_begin_that_times_out_is_sqlalchemys_error_and_leaks_nothing(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'locked.sqlite3'}", busy_timeout_s=0.2)
+    await upgrade(db)
+    other = sqlite3.connect(tmp_path / "locked.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def turn() -> None:
+        async with db.transaction() as session:
+            await UpdateRepository(session).mark(3)
+
+    try:
+        with pytest.raises(exc.OperationalError, match="locked"):
+            await turn()
+    finally:
+        other.close()
+    assert checked_out(db) == 0
+    await turn()  # and the next one works
+    await db.dispose()
+
+
+async def test_a_cancelled_turn_still_ends_its_transaction(
+    fast: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COMMIT goes to aiosqlite's thread (a statement of the transaction did), and the task
+    is cancelled while it waits: the COMMIT and the close finish anyway, then the task ends
+    cancelled, with no connection left out of the pool."""
+    entered = asyncio.Event()
+    original = aiosqlite.core.Connection._execute
+
+    async def slow_execute(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") == "commit":
+            entered.set()
+            await asyncio.sleep(0.2)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", slow_execute)
+
+    async def turn() -> None:
+        async with fast.transaction() as session:
+            assert await UpdateRepository(session).mark(81)
+            await PersonRepository(session).ensure(81, "fi")  # ORM: in the thread
+
+    task = asyncio.create_task(turn())
+    await asyncio.wait_for(entered.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert checked_out(fast) == 0
+    async with fast.read() as session:
+        assert (await UpdateRepository(session).context(81)).processed  # it was committed
