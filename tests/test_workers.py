@@ -45,7 +45,9 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-async def wait_for(predicate: object, what: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+async def wait_for(predicate: object, what: str, timeout: float = 180.0) -> None:  # noqa: ASYNC109
+    """Until ``predicate()``; generous, because a start-up (migration child, imports) on a
+    machine busy with the rest of the suite has taken over a minute."""
     assert callable(predicate)
     for _ in range(int(timeout / 0.1)):
         if predicate():

@@ -94,7 +94,7 @@ class Engine:
         step: str | None = None,
     ) -> tuple[ConversationState, Turn]:
         """Start ``dialog`` (default: the entry dialog) at ``step`` (default: its start)."""
-        state = state.model_copy(deep=True)
+        state = state.clone()
         turn = Turn()
         dialog_id = dialog or self.entry
         target = self.dialogs.get(dialog_id)
@@ -115,7 +115,7 @@ class Engine:
         self, state: ConversationState, ctx: TurnContext, *, notice: str | None = None
     ) -> tuple[ConversationState, Turn]:
         """Show the question the person is on again (or the menu if nothing is open)."""
-        state = state.model_copy(deep=True)
+        state = state.clone()
         turn = Turn()
         if notice is None and self._lost(state):
             notice = STEP_GONE
@@ -137,7 +137,7 @@ class Engine:
         if parsed is None or step is None or parsed[0] != state.seq:
             return await self._stale(state, ctx)
         _, option = parsed
-        state = state.model_copy(deep=True)
+        state = state.clone()
         turn = Turn()
         assert state.dialog is not None
         assert state.step is not None
@@ -195,7 +195,7 @@ class Engine:
         step = self._waiting_step(state)
         if step is None:
             return await self.current(state, ctx)
-        state = state.model_copy(deep=True)
+        state = state.clone()
         turn = Turn()
         assert state.dialog is not None
         if isinstance(step, InputStep):

@@ -43,7 +43,7 @@ async def press(
     can_edit: bool,
 ) -> tuple[ConversationState, Turn]:
     """One press of a browser button, checked from end to end."""
-    state = state.model_copy(deep=True)
+    state = state.clone()
     if data is not None and data.a == cb.MAIN_MENU:
         return await engine.go_home(state, ctx)
     if data is not None and data.a == cb.TALK_TO_COACH and engine.dialogs.get("handoff"):
@@ -108,7 +108,7 @@ async def open_link(
         if state.position is None:
             return await engine.begin(state.reset(), ctx)
         return await engine.current(state, ctx)
-    state = state.model_copy(deep=True)
+    state = state.clone()
     if item is None:
         turn = Turn(replies=[Reply(browser.t("events.gone")), browser.menu_reply(edit=False)])
         return state, turn
@@ -120,7 +120,7 @@ async def my_signups(
 ) -> tuple[ConversationState, Turn]:
     browser = await _browser(state, ctx, can_edit=False)
     reply = await browser.list_reply(View(cb.MINE), 0, edit=False, clamp=True)
-    return state.model_copy(deep=True), Turn(replies=[reply or browser.menu_reply(edit=False)])
+    return state.clone(), Turn(replies=[reply or browser.menu_reply(edit=False)])
 
 
 # -- handlers ----------------------------------------------------------------------------------

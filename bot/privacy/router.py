@@ -33,7 +33,7 @@ Result = tuple[ConversationState, Turn]
 
 
 def _same(state: ConversationState) -> ConversationState:
-    return state.model_copy(deep=True)
+    return state.clone()
 
 
 async def _exported(ctx: TurnContext) -> dict[str, Any]:
