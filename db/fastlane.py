@@ -41,6 +41,10 @@ READER = "urapolku_fast_reader"
 Processor = Callable[[Any], Any] | None
 
 
+class UnsuitableError(Exception):
+    """A statement the fast lane cannot run as SQLAlchemy would; it takes the ordinary way."""
+
+
 class Prepared:
     """A Core statement compiled once for a dialect and one set of parameter names."""
 
@@ -49,7 +53,11 @@ class Prepared:
     def __init__(self, statement: Any, dialect: Dialect, names: tuple[str, ...]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(names))
         if compiled.positiontup is None:  # pragma: no cover - SQLite's paramstyle is positional
-            raise ValueError("the fast lane needs a positional paramstyle")
+            raise UnsuitableError("the fast lane needs a positional paramstyle")
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            # a column default computed in Python for each execution (a time, say): only
+            # SQLAlchemy's execution computes it
+            raise UnsuitableError("a column default computed in Python")
         self.sql: str = compiled.string
         given = set(names)
         #: per positional parameter: its name and conversion, or (None, constant) for a
@@ -92,7 +100,8 @@ class Lane:
     def __init__(self, engine: AsyncEngine, path: str) -> None:
         self.engine = engine
         self.path = path
-        self._prepared: dict[tuple[int, tuple[str, ...]], Prepared] = {}
+        #: None: the statement with those parameters takes the ordinary way (UnsuitableError)
+        self._prepared: dict[tuple[int, tuple[str, ...]], Prepared | None] = {}
         self._statements: list[Any] = []  # keeps each id() above taken
         self._reader: sqlite3.Connection | None = None
 
@@ -104,14 +113,19 @@ class Lane:
             sync.echo or sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute
         )
 
-    def prepared(self, statement: Any, values: dict[str, Any]) -> Prepared:
+    def prepared(self, statement: Any, values: dict[str, Any]) -> Prepared | None:
+        """``statement`` compiled for ``values``' names, or None if the lane cannot run it."""
         names = tuple(values)
         key = (id(statement), names)
-        found = self._prepared.get(key)
-        if found is None:
+        if key in self._prepared:
+            return self._prepared[key]
+        found: Prepared | None
+        try:
             found = Prepared(statement, self.engine.dialect, names)
-            self._prepared[key] = found
-            self._statements.append(statement)
+        except UnsuitableError:
+            found = None
+        self._prepared[key] = found
+        self._statements.append(statement)
         return found
 
     def reader(self) -> sqlite3.Connection:
@@ -147,6 +161,8 @@ def run_write(session: AsyncSession, statement: Any, values: dict[str, Any]) -> 
     if not lane.open() or (sync.autoflush and (sync.new or sync.deleted or sync.dirty)):
         return None
     prepared = lane.prepared(statement, values)
+    if prepared is None:
+        return None
     parameters = prepared.parameters(values)
     try:
         rowcount: int | None = connection.run_now(prepared.sql, parameters)
@@ -162,6 +178,8 @@ def read_one(session: AsyncSession, statement: Any, values: dict[str, Any]) -> A
     if lane is None or not lane.open():
         return None
     prepared = lane.prepared(statement, values)
+    if prepared is None:
+        return None
     parameters = prepared.parameters(values)
     try:
         rows = lane.reader().execute(prepared.sql, parameters).fetchall()

@@ -370,3 +370,23 @@ async def test_a_cancelled_turn_still_ends_its_transaction(
     assert checked_out(fast) == 0
     async with fast.read() as session:
         assert (await UpdateRepository(session).context(81)).processed  # it was committed
+
+
+async def test_a_column_default_computed_in_python_takes_the_ordinary_way(
+    fast: Database,
+) -> None:
+    """The mark without its time: ``processed_at`` gets SQLAlchemy's per-execution default
+    (now), which only SQLAlchemy's execution computes; the lane must not store a constant."""
+    from db import repositories
+
+    before = datetime.now(UTC)
+    async with fast.transaction() as session:
+        statement = repositories._hot(session, "mark", repositories._mark_statement)
+        with through_sqlalchemy() as seen:
+            assert await repositories._write(session, statement, {"update_id": 91}) == 1
+    assert seen == ["INSERT INTO processed_updates (update_id"]
+    with sqlite3.connect(fast._lane.path if fast._lane else "") as connection:
+        (stamp,) = connection.execute(
+            "select processed_at from processed_updates where update_id = 91"
+        ).fetchone()
+    assert datetime.fromisoformat(stamp).replace(tzinfo=UTC) >= before.replace(microsecond=0)
