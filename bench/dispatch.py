@@ -38,6 +38,7 @@ import bare_bot  # noqa: E402
 import uvloop  # noqa: E402
 from aiogram import Bot, Dispatcher  # noqa: E402
 from aiogram.types import Update  # noqa: E402
+from throughput import DONE, TYPED, next_button  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.eventloop import settle_heap  # noqa: E402
@@ -45,7 +46,6 @@ from bot.factory import build_app, create_bot, create_dispatcher  # noqa: E402
 from bot.offline import ChatClient, OfflineSession  # noqa: E402
 
 TOKEN = "42:BENCHMARK-token-abcdefghijklmnopqrstuvwxyz"
-DONE = "Valmis ✅"
 
 
 class Meter:
@@ -71,16 +71,14 @@ class Meter:
 
 
 async def walk(person: ChatClient, turns: int) -> None:
+    """The turns of bench/throughput.py's people."""
     await person.send("/start")
     for _ in range(turns):
-        buttons = [b for b in person.buttons if not b.startswith("◀")]
-        ticked = any(b.startswith("✅") for b in buttons)
-        if DONE in buttons and ticked:
-            await person.click(DONE)
-        elif buttons:
-            await person.click(buttons[0])
+        button = next_button(person.buttons, {DONE})
+        if button is not None:
+            await person.click(button)
         else:
-            await person.send("Testi 040 123 4567")
+            await person.send(TYPED)
 
 
 class Phases:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from throughput import (  # noqa: E402
+    DONE,
     TOKEN,
     Result,
     bench_env,
@@ -144,7 +145,7 @@ async def run_workers(
             stub.user(100_000 + i, first_name="Testi", language_code="fi") for i in range(people)
         ]
         started = time.perf_counter()
-        counts = await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in users))
+        counts = await asyncio.gather(*(person(u, turns, {DONE}) for u in users))
         seconds = time.perf_counter() - started
         stop.set()
         await pusher

@@ -88,6 +88,23 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+#: the "done" button of multi-choice steps (Finnish, as the simulated people speak)
+DONE = "Valmis ✅"
+#: what a simulated person types where no button is shown (a name and a phone number)
+TYPED = "Testi 040 123 4567"
+
+
+def next_button(shown: list[str], done_labels: set[str]) -> str | None:
+    """The button a simulated person presses next: "done" once something is ticked, else the
+    first one that is not "back"; None: there is none, the person types :data:`TYPED`."""
+    buttons = [b for b in shown if not b.startswith("◀")]
+    ticked = any(b.startswith("✅") for b in buttons)
+    done = next((b for b in buttons if b in done_labels), None)
+    if done and ticked:
+        return done
+    return buttons[0] if buttons else None
+
+
 async def person(user: FakeUser, turns: int, done_labels: set[str]) -> int:
     """One simulated person; returns how many updates they sent."""
     sent = 0
@@ -95,15 +112,11 @@ async def person(user: FakeUser, turns: int, done_labels: set[str]) -> int:
     sent += 1
     for _ in range(turns):
         await user.wait_idle(quiet=0.05, timeout=60)
-        buttons = [b for b in user.buttons if not b.startswith("◀")]
-        ticked = any(b.startswith("✅") for b in buttons)
-        done = next((b for b in buttons if b in done_labels), None)
-        if done and ticked:
-            await user.click(done)
-        elif buttons:
-            await user.click(buttons[0])
+        button = next_button(user.buttons, done_labels)
+        if button is not None:
+            await user.click(button)
         else:
-            await user.send("Testi 040 123 4567")
+            await user.send(TYPED)
         sent += 1
     await user.wait_idle(quiet=0.05, timeout=60)
     return sent
@@ -140,7 +153,7 @@ async def run(
                     stub.user(900_000 + i, first_name="Testi", language_code="fi")
                     for i in range(warmup)
                 ]
-                await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in warming))
+                await asyncio.gather(*(person(u, turns, {DONE}) for u in warming))
             warm_latencies = len(stub.latencies())
             users = [
                 stub.user(100_000 + i, first_name="Testi", language_code="fi")
@@ -149,7 +162,7 @@ async def run(
             cpu_before = cpu_seconds(process.pid)
             handed_before = handed_out(stub)
             started = time.perf_counter()
-            counts = await asyncio.gather(*(person(u, turns, {"Valmis ✅"}) for u in users))
+            counts = await asyncio.gather(*(person(u, turns, {DONE}) for u in users))
             seconds = time.perf_counter() - started
             memory = peak_rss_mb(process.pid)
             cpu = cpu_seconds(process.pid) - cpu_before

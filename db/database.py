@@ -267,8 +267,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         if mode == "NONE":
             return
         statement = f"BEGIN {mode}"
-        dispatch = sync_engine.dispatch
-        if sync_engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        if fastlane.watched(sync_engine):
             connection.exec_driver_sql(statement)  # where echo and listeners see it
             return
         # one statement without parameters or results: SQLAlchemy's execution adds nothing

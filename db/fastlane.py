@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
 
@@ -94,6 +94,13 @@ class Prepared:
         return tuple(p(v) if p is not None else v for p, v in zip(self.results, raw, strict=True))
 
 
+def watched(engine: Engine) -> bool:
+    """SQL is echoed or something listens to the cursor: then every statement must go through
+    SQLAlchemy's execution, where they see it (the lane and the direct BEGIN step aside)."""
+    dispatch = engine.dispatch
+    return bool(engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
 class Lane:
     """One database's compiled statements and its read-only connection."""
 
@@ -106,12 +113,16 @@ class Lane:
         self._reader: sqlite3.Connection | None = None
 
     def open(self) -> bool:
-        """Whether statements may take the lane now: not while SQL is echoed or something
-        listens to the cursor, which must see every statement."""
-        sync = self.engine.sync_engine
-        return not (
-            sync.echo or sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute
-        )
+        """Whether statements may take the lane now (see :func:`watched`)."""
+        return not watched(self.engine.sync_engine)
+
+    def bind(self, statement: Any, values: dict[str, Any]) -> tuple[Prepared, list[Any]] | None:
+        """``statement`` compiled for ``values`` and its positional parameters, or None if
+        the lane cannot run it."""
+        prepared = self.prepared(statement, values)
+        if prepared is None:
+            return None
+        return prepared, prepared.parameters(values)
 
     def prepared(self, statement: Any, values: dict[str, Any]) -> Prepared | None:
         """``statement`` compiled for ``values``' names, or None if the lane cannot run it."""
@@ -160,10 +171,10 @@ def run_write(session: AsyncSession, statement: Any, values: dict[str, Any]) -> 
     sync = session.sync_session
     if not lane.open() or (sync.autoflush and (sync.new or sync.deleted or sync.dirty)):
         return None
-    prepared = lane.prepared(statement, values)
-    if prepared is None:
+    bound = lane.bind(statement, values)
+    if bound is None:
         return None
-    parameters = prepared.parameters(values)
+    prepared, parameters = bound
     try:
         rowcount: int | None = connection.run_now(prepared.sql, parameters)
     except sqlite3.Error as error:
@@ -177,10 +188,10 @@ def read_one(session: AsyncSession, statement: Any, values: dict[str, Any]) -> A
     lane = session.info.get(READER)
     if lane is None or not lane.open():
         return None
-    prepared = lane.prepared(statement, values)
-    if prepared is None:
+    bound = lane.bind(statement, values)
+    if bound is None:
         return None
-    parameters = prepared.parameters(values)
+    prepared, parameters = bound
     try:
         rows = lane.reader().execute(prepared.sql, parameters).fetchall()
     except sqlite3.OperationalError as error:

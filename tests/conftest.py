@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +173,31 @@ def statements(db: Database) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def while_another_writer_holds_the_lock(
+    path: Path, turn: Callable[[], Awaitable[None]]
+) -> int:
+    """Run ``turn`` while another connection (another process, in effect) holds SQLite's
+    write lock; the lock is released once the event loop has ticked 20 times with ``turn``
+    still waiting, then ``turn`` must finish. Returns the ticks (20: the loop was free)."""
+    import asyncio
+    import sqlite3
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+    try:
+        task = asyncio.create_task(turn())
+        for _ in range(20):  # the loop is free while the BEGIN waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not task.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, 10)
+    finally:
+        other.close()
+    return ticks
 
 
 def reachable(host: str, port: int) -> bool:

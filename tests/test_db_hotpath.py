@@ -4,7 +4,6 @@ ciphertext at rest, autoflush kept, and one trip to aiosqlite's thread per state
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from db.repositories import (
     UpdateRepository,
 )
 
-from .conftest import statements
+from .conftest import statements, while_another_writer_holds_the_lock
 
 KEY = "1:77:77:0:default"
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -389,30 +388,16 @@ async def test_with_another_writer_the_begin_waits_in_the_thread_not_on_the_loop
     """Another process's writer holds SQLite's lock: the hot transaction's BEGIN IMMEDIATE
     waits for it in aiosqlite's thread (the busy timeout applies), the event loop goes on
     meanwhile, and the transaction commits once the lock is free."""
-    import sqlite3
-
     db = sqlite_db
     async with db.transaction() as session:  # the connection exists and is back in the pool
         await UpdateRepository(session).mark(6)
-    other = sqlite3.connect(tmp_path / "hot.sqlite3", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    ticks = 0
 
     async def turn() -> None:
         async with db.transaction() as session:
             assert await UpdateRepository(session).mark(7)
 
-    try:
-        with trips() as seen:
-            task = asyncio.create_task(turn())
-            for _ in range(20):  # the loop is free while the BEGIN waits
-                await asyncio.sleep(0.01)
-                ticks += 1
-            assert not task.done()
-            other.execute("COMMIT")
-            await asyncio.wait_for(task, 10)
-    finally:
-        other.close()
+    with trips() as seen:
+        ticks = await while_another_writer_holds_the_lock(tmp_path / "hot.sqlite3", turn)
     assert ticks == 20
     assert seen[0] == "_run_in_thread"  # the BEGIN, after its inline attempt found the lock
     async with db.read() as session:

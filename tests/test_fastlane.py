@@ -23,7 +23,7 @@ from db.migrate import upgrade
 from db.models import Person
 from db.repositories import AnswerRepository, PersonRepository, StateRepository, UpdateRepository
 
-from .conftest import statements
+from .conftest import statements, while_another_writer_holds_the_lock
 
 KEY = "1:77:77:0:default"
 AT = datetime(2026, 11, 28, 12, 30, 15, 123456, tzinfo=UTC)
@@ -286,30 +286,17 @@ async def test_with_another_writer_the_lane_waits_off_the_loop_then_commits(
     tmp_path: Path,
 ) -> None:
     """Another process holds SQLite's write lock: the BEGIN waits in aiosqlite's thread (the
-    loop goes on), the transaction then commits, and SQLAlchemy's BEGIN is still the one the
-    dialect asks for."""
+    loop goes on), and the transaction then commits, the lane's statements included."""
     db = await open_db(tmp_path / "busy.sqlite3")
     async with db.transaction() as session:
         await UpdateRepository(session).mark(1)
-    other = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    ticks = 0
 
     async def turn() -> None:
         async with db.transaction() as session:
             assert await UpdateRepository(session).mark(2)
             await StateRepository(session).put(KEY, 77, data={"b": 2})
 
-    try:
-        task = asyncio.create_task(turn())
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-            ticks += 1
-        assert not task.done()
-        other.execute("COMMIT")
-        await asyncio.wait_for(task, 10)
-    finally:
-        other.close()
+    ticks = await while_another_writer_holds_the_lock(tmp_path / "busy.sqlite3", turn)
     assert ticks == 20
     assert checked_out(db) == 0
     async with db.read() as session:
