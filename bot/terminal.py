@@ -14,6 +14,7 @@ from aiogram.methods import EditMessageText, SendDocument, SendMessage, Telegram
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.app import App
+from bot.content import LANGUAGES
 from bot.factory import create_bot, create_dispatcher
 from bot.offline import ChatClient, OfflineSession
 from db.repositories import PersonRepository, StateRepository
@@ -85,7 +86,10 @@ async def chat(
         language_code=language,
         update_ids=itertools.count(time.time_ns() // 1000),
     )
-    out.write(app.t("terminal.intro", language or app.settings.default_language) + "\n")
+    # before a language is chosen, how to use the chat is said in each language, as the
+    # language question itself is
+    for lang in [language] if language else LANGUAGES:
+        out.write(app.t("terminal.intro", lang) + "\n")
     await client.send("/start")
     loop = asyncio.get_running_loop()
     while True:

@@ -45,14 +45,23 @@ def test_chat_shows_numbered_buttons_and_takes_numbers_and_text(tmp_path: Path) 
     result = run_chat(tmp_path, ["1", "1", "1", "2", "30", "/quit"], "--user-id", "7")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "INTRO-fi" in out
-    assert "[1] Suomi" in out
+    # no language chosen yet: how to use the chat, in each language (as the question)
+    assert out.index("INTRO-fi") < out.index("INTRO-sv") < out.index("INTRO-en")
+    assert out.index("INTRO-en") < out.index("[1] Suomi")
     assert "[3] English" in out
     assert "Mitä haluat tehdä?" in out
     assert "Hei Testi!" in out
     assert "Montako vuotta olet ollut töissä?" in out
     assert out.index("Montako vuotta") < out.index("Mitkä alat kiinnostavat?")
     assert "Traceback" not in result.stderr
+
+
+def test_chat_with_a_language_says_how_to_use_it_in_that_language(tmp_path: Path) -> None:
+    result = run_chat(tmp_path, ["quit"], "--user-id", "9", "--lang", "sv")
+    assert result.returncode == 0, result.stderr
+    assert "INTRO-sv" in result.stdout
+    assert "INTRO-fi" not in result.stdout
+    assert "INTRO-en" not in result.stdout
 
 
 def test_chat_resumes_and_reset_starts_over(tmp_path: Path) -> None:
