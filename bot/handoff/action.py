@@ -1,6 +1,9 @@
-"""The ``handoff`` action that ends the handoff dialog.
+"""The handoff dialog's actions: ``handoff_open`` at its start and ``handoff`` at its end.
 
-It runs inside the person's turn: the request (status ``new``) and its card's outbox row are
+``handoff_open`` tells someone whose request is still open so at once (outcome ``open``),
+before any question: the answers would only be dropped at the end.
+
+``handoff`` runs inside the person's turn: the request (status ``new``) and its card's outbox row are
 written in the turn's transaction, and the promise is only a reply — sent after the commit.
 So a person is never told "a coach will answer" about a request that is not in the database.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
 from bot.engine.schema import ActionStep
+from db.repositories import HandoffRepository
 
 from . import service
 from .content import handoff_content
@@ -63,5 +67,16 @@ async def handoff(ctx: ActionContext) -> ActionResult:
     )
 
 
+async def handoff_open(ctx: ActionContext) -> ActionResult:
+    services = ctx.services
+    request = await HandoffRepository(services.session).open_for_person(services.person.id)
+    if request is None:
+        return ActionResult()
+    return ActionResult(
+        replies=[Reply(ctx.t("handoff.already_open", id=request.id))], outcome="open"
+    )
+
+
 def register(registry: ActionRegistry) -> None:
+    registry.register("handoff_open", handoff_open)
     registry.register("handoff", handoff)
