@@ -43,9 +43,9 @@ from .handoff_support import (
 )
 
 HELLO = (
-    "👋 Hei! Olit jokin aika sitten mukana palveluissamme. Kysyn kaksi lyhyttä kysymystä. "
-    "Jos et halua vastata nyt, paina /menu."
+    "👋 Hei! Olit jokin aika sitten mukana palveluissamme. Saanko kysyä kaksi lyhyttä kysymystä?"
 )
+YES, NOT_NOW = "Kyllä, kysy", "Ei nyt"
 HOW = "Mitä sinulle kuuluu nyt?"
 OUTCOMES = [
     "Kokoaikatyössä",
@@ -166,16 +166,19 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
     scheduler = build_scheduler(h.app, h.bot, h.dispatcher)
     start = len(h.session.calls)
     assert await scheduler.run_once(FOLLOWUP_JOB) == 1
-    hello, question = sent_to(h.session.calls[start:], PERSON)
+    [hello] = sent_to(h.session.calls[start:], PERSON)
     assert hello.text == HELLO
-    assert question.text == HOW
-    assert [label for label, _ in buttons_of(question)] == OUTCOMES
+    assert [label for label, _ in buttons_of(hello)] == [YES, NOT_NOW]
     assert [f.status for f in await followups(h)] == ["sent", "pending"]
 
     # a second pass sends nothing more
     assert await run_job(h) == (0, [])
 
     # the person answers: saved as answers of the dialog `followup`, counted anonymously
+    calls = await person.click(YES)
+    [question] = sent_to(calls, PERSON)
+    assert question.text == HOW
+    assert [label for label, _ in buttons_of(question)] == OUTCOMES
     calls = await person.click("Kokoaikatyössä")
     assert [c.text for c in sent_to(calls, PERSON)] == [HELPED]
     calls = await person.click("5")
@@ -203,10 +206,20 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
     clock(h).advance(days=76)
     done, calls = await run_job(h)
     assert done == 1
-    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO, HOW]
+    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO]
     assert await run_job(h) == (0, [])
     assert [f.status for f in await followups(h)] == ["answered", "sent"]
     assert len(await stat_dims(h, "followup_sent")) == 2
+
+    # "not now": a kind word and the menu; nothing stored or counted
+    calls = await person.click(NOT_NOW)
+    assert [c.text for c in sent_to(calls, PERSON)] == ["Selvä, ei haittaa. 🙂", "Mitä haluat tehdä?"]
+    assert len(await stat_dims(h, "followup_answered")) == 1
+    async with h.app.db.read() as session:
+        p = await PersonRepository(session).by_telegram_id(PERSON)
+        assert p is not None
+        assert await AnswerRepository(session).for_person(p.id) == answers
+    assert [f.status for f in await followups(h)] == ["answered", "sent"]
 
 
 async def test_scheduling_the_same_round_twice_keeps_one_row(h: Harness) -> None:
@@ -286,7 +299,7 @@ async def test_busy_people_are_asked_later_never_mid_dialog(h: Harness) -> None:
     clock(h).advance(hours=3)
     done, calls = await run_job(h)
     assert done == 1
-    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO, HOW]
+    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO]
 
 
 async def test_not_while_a_request_to_a_coach_is_open(h: Harness) -> None:
@@ -314,7 +327,7 @@ async def test_only_one_follow_up_a_week(h: Harness) -> None:
     clock(h).advance(hours=1)
     done, calls = await run_job(h)
     assert done == 1
-    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO, HOW]
+    assert [c.text for c in sent_to(calls, PERSON)] == [HELLO]
     assert [(f.status, f.last_error) for f in await followups(h)] == [
         ("sent", None),
         ("skipped", "spaced"),
@@ -342,6 +355,7 @@ async def test_still_looking_offers_suggestions_and_a_coach(bundled_followup: Ha
     clock(h).advance(hours=1)
     assert (await run_job(h))[0] == 1
 
+    await person.click(YES)
     await person.click("Etsin yhä työtä")
     calls = await person.click("2")
     texts = [c.text for c in sent_to(calls, PERSON)]
