@@ -213,7 +213,10 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
 
     # "not now": a kind word and the menu; nothing stored or counted
     calls = await person.click(NOT_NOW)
-    assert [c.text for c in sent_to(calls, PERSON)] == ["Selvä, ei haittaa. 🙂", "Mitä haluat tehdä?"]
+    assert [c.text for c in sent_to(calls, PERSON)] == [
+        "Selvä, ei haittaa. 🙂",
+        "Mitä haluat tehdä?",
+    ]
     assert len(await stat_dims(h, "followup_answered")) == 1
     async with h.app.db.read() as session:
         p = await PersonRepository(session).by_telegram_id(PERSON)
