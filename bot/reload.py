@@ -110,6 +110,8 @@ class ContentReloader:
                 return ReloadResult(loaded=False, changed=changed, errors=errors)
             recovered = self._reported is not None
             self.app.replace_content(content)
+            if self.app.scheduler is not None:
+                self.app.scheduler.content_changed()
             settle_heap(again=True)
             self.loaded = content.fingerprint
             self._seen = now

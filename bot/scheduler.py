@@ -63,6 +63,8 @@ class Periodic:
     #: runs in every worker without a lease (work on the worker's own memory, e.g. reloading
     #: content), instead of once across workers
     local: bool = False
+    #: also run right after new content goes live (:meth:`Scheduler.content_changed`)
+    on_content_change: bool = False
 
 
 def worker_id() -> str:
@@ -92,12 +94,27 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {}
 
-    def every(self, seconds: float, name: str, job: Job, *, local: bool = False) -> None:
-        """Run ``job`` every ``seconds``: once across workers, or in each worker if ``local``."""
+    def every(
+        self,
+        seconds: float,
+        name: str,
+        job: Job,
+        *,
+        local: bool = False,
+        on_content_change: bool = False,
+    ) -> None:
+        """Run ``job`` every ``seconds``: once across workers, or in each worker if ``local``;
+        with ``on_content_change``, also as soon as new content goes live."""
         if name in self._wake:
             raise ValueError(f"a job named {name!r} is registered already")
-        self.jobs.append(Periodic(name, seconds, job, local))
+        self.jobs.append(Periodic(name, seconds, job, local, on_content_change))
         self._wake[name] = asyncio.Event()
+
+    def content_changed(self) -> None:
+        """New dialogs, texts or catalogue are live: wake the jobs that depend on them."""
+        for job in self.jobs:
+            if job.on_content_change:
+                self.wake(job.name)
 
     def wake(self, name: str) -> None:
         """Run ``name`` now instead of at its next tick (e.g. right after queueing a message)."""

@@ -176,16 +176,27 @@ async def test_the_running_scheduler_serves_a_valid_change(live: Harness) -> Non
     assert JOB_NAME in [job.name for job in scheduler.jobs]
     watcher = Scheduler(h.app, h.bot)
     watcher.every(0.05, JOB_NAME, reloader_for(h.app).job)  # the real job, looking often
+    # a job that reads the content (as events.moved does) runs at once when it changes
+    served: list[object] = []
+
+    async def reader(app: App, bot: object) -> int:
+        served.append(app.content)
+        return 0
+
+    watcher.every(3600, "reads.content", reader, on_content_change=True)
+    h.app.scheduler = watcher
     old = h.app.content
     watcher.start()
     try:
         edit(h, "demo.yaml", '"Ikäryhmä?"', '"Ikä?"')
         for _ in range(400):
-            if h.app.content is not old:
+            if h.app.content is not old and len(served) == 2:
                 break
             await asyncio.sleep(0.05)
     finally:
         await watcher.stop()
+        h.app.scheduler = None
+    assert served == [old, h.app.content]  # at start, then woken by the reload
     step = h.app.content.dialogs.step("demo", "age")
     assert step is not None
     assert h.app.content.texts.resolve(step.text, "fi") == "Ikä?"  # type: ignore[union-attr]
