@@ -1585,6 +1585,26 @@ class EventRepository:
         )
         return [_signup_info(row) for row in rows]
 
+    async def upcoming_without_notice(self, since: datetime, kind: str) -> list[SignupInfo]:
+        """Everyone's seats and places in line at occurrences from ``since`` on that have no
+        notice of ``kind`` queued, sent or failed (a skipped one may be queued again)."""
+        noticed = select(EventNotice.id).where(
+            EventNotice.signup_id == EventSignup.id,
+            EventNotice.kind == kind,
+            EventNotice.status != NOTICE_SKIPPED,
+        )
+        rows = await self.session.scalars(
+            select(EventSignup)
+            .where(
+                EventSignup.starts_at >= since,
+                EventSignup.status.in_((SIGNUP_ACTIVE, SIGNUP_WAITING)),
+                ~noticed.exists(),
+            )
+            .order_by(EventSignup.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_signup_info(row) for row in rows]
+
     # -- notices --
 
     async def schedule_notice(

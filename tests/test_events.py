@@ -23,7 +23,7 @@ from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.engine.state import ConversationState
 from bot.events import callbacks as cb
-from bot.events.jobs import send_notices
+from bot.events.jobs import find_moved, send_notices
 from bot.offline import ChatClient
 from db.models import EventNotice, EventSignup
 from db.repositories import (
@@ -938,3 +938,109 @@ async def test_reminders_go_through_the_outgoing_rate_limiter(h: Harness) -> Non
     clock(h).now = datetime(2027, 1, 18, 10, 0, tzinfo=HELSINKI)
     assert await send_notices(h.app, bot) == 3
     assert limiter.chats == [1001, 1002, 1003]  # every send waited for its slot
+
+
+# -- an editor moves or removes a date ------------------------------------------------------------
+
+
+def edit_catalogue(h: Harness, change: Any) -> None:
+    """Serve the bundled catalogue with ``change(item)`` applied to YrittäjäKaverit Karkkila
+    (``None`` removes the item), as a reload of an edited file would."""
+    from dataclasses import replace
+
+    from bot.catalogue.schema import Catalogue
+
+    catalogue = h.app.content.catalogue
+    items = []
+    for item in catalogue:
+        changed = change(item) if item.id == YK else item
+        if changed is not None:
+            items.append(changed)
+    edited = Catalogue(tuple(items), catalogue.sources)
+    h.app.replace_content(replace(h.app.content, catalogue=edited))
+
+
+def first_run_a_week_later(item: Any) -> Any:
+    first, *others = item.schedule.range
+    moved = first.model_copy(update={"start": first.start + timedelta(days=7)})
+    schedule = item.schedule.model_copy(update={"range": (moved, *others)})
+    return item.model_copy(update={"schedule": schedule})
+
+
+MOVED = (
+    "📅 Aika on muuttunut: YrittäjäKaverit Karkkila\n"
+    "Ilmoittauduit aikaan tiistai 19.1.2027 klo 9.00. Sitä aikaa ei enää ole.\n"
+    "Katso uusi aika ja ilmoittaudu uudelleen, jos se sopii sinulle."
+)
+REMOVED = (
+    "📅 Peruttu: tapahtumaa, johon ilmoittauduit (tiistai 19.1.2027 klo 9.00), ei enää "
+    "järjestetä.\nPahoittelut! Voit katsoa muita tapahtumia."
+)
+
+
+async def test_a_moved_date_is_told_once_to_seats_and_the_waiting_list(h: Harness) -> None:
+    await fill(h, 11)
+    await signed_up(h, 1001)  # the last seat
+    waiting = await onboard(h, 1002)
+    await waiting.send(f"/start ev_{YK}")
+    await waiting.click("⏳ Liity jonoon")
+    cancelled = await onboard(h, 1003)
+    await cancelled.send(f"/start ev_{YK}")
+    await cancelled.click("⏳ Liity jonoon")
+    await cancelled.click("❌ Poistu jonosta")
+
+    assert await find_moved(h.app, h.bot) == 0  # nothing has changed
+    edit_catalogue(h, first_run_a_week_later)
+    assert await find_moved(h.app, h.bot) == 13  # 12 seats and one place in line
+    assert await find_moved(h.app, h.bot) == 0  # once
+
+    start = len(h.session.calls)
+    assert await send_notices(h.app, h.bot) == 13
+    told = {m.chat_id: m for m in sent(h.session.calls[start:])}
+    assert set(told) == {*range(80_000, 80_011), 1001, 1002}
+    assert told[1001].text == MOVED
+    assert buttons_of(told[1002]) == [("🔎 Näytä tapahtuma", f"e:c:{YK}::0:0:0")]
+    # the card the button opens has the new date, and the sign-up button for it
+    calls = await h.person(1001).click("🔎 Näytä tapahtuma")
+    [card] = sent(calls) + edits(calls)
+    assert "🗓 tiistai 26.1.2027 klo 9.00–13.00 (kerta 1/4)" in card.text
+    assert labels(card)[0] == "✍️ Ilmoittaudu"
+    # the reminders of the old date are not sent
+    clock(h).now = datetime(2027, 1, 18, 10, 0, tzinfo=HELSINKI)
+    assert await send_notices(h.app, h.bot) == 0
+    assert await find_moved(h.app, h.bot) == 0
+
+
+async def test_a_removed_item_and_a_date_put_back_in_time(h: Harness) -> None:
+    await signed_up(h, 1001)
+    bundled = h.app.content
+    edit_catalogue(h, lambda item: None)
+    assert await find_moved(h.app, h.bot) == 1
+    h.app.replace_content(bundled)  # the editor undoes the removal before the notice goes out
+    start = len(h.session.calls)
+    assert await send_notices(h.app, h.bot) == 0
+    assert sent(h.session.calls[start:]) == []
+    assert ("moved", "skipped") in await notices(h)
+
+    # removed for good: told (queued again, as the skipped notice no longer counts)
+    edit_catalogue(h, lambda item: None)
+    assert await find_moved(h.app, h.bot) == 1
+    assert await send_notices(h.app, h.bot) == 1
+    [told] = sent(h.session.calls[start:])
+    assert (told.chat_id, told.text) == (1001, REMOVED)
+    assert buttons_of(told) == [("🗓 Tapahtumat ja koulutukset", "e:h:::0:0:0")]
+    calls = await h.person(1001).click("🗓 Tapahtumat ja koulutukset")
+    assert [m.text for m in sent(calls) + edits(calls)] == [BROWSER]
+
+
+async def test_a_missing_or_empty_catalogue_is_not_read_as_everything_removed(h: Harness) -> None:
+    from dataclasses import replace
+
+    from bot.catalogue.schema import Catalogue
+
+    await signed_up(h, 1001)
+    h.app.replace_content(replace(h.app.content, catalogue=Catalogue()))
+    assert await find_moved(h.app, h.bot) == 0
+    h.app.replace_content(replace(h.app.content, catalogue=None))
+    assert await find_moved(h.app, h.bot) == 0
+    assert [kind for kind, _ in await notices(h)] == ["day_before", "hour_before"]

@@ -242,6 +242,12 @@ def render_occurrence(occurrence: Occurrence, t: TextLookup) -> str:
     return text
 
 
+def render_start(start: datetime, t: TextLookup) -> str:
+    """``tiistai 1.12.2026 klo 10.00``: a start alone, for a date the schedule no longer has."""
+    start = start.astimezone(HELSINKI)
+    return t("catalogue.when.at", {"date": _date(start.date(), t), "time": _clock(start, t)})
+
+
 def render_schedule(schedule: Schedule, t: TextLookup) -> str | None:
     """``joka tiistai klo 10.00`` for weekly rules, the dates of course runs; ``None`` for
     one-off dates (show :func:`render_occurrence` of the next ones instead)."""

@@ -199,6 +199,7 @@ OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.when.date",  # "{weekday} {day}.{month}.{year}"
     "catalogue.when.short_date",  # "{day}.{month}.{year}"
     "catalogue.when.same_day",  # "{date} at {start}–{end}"
+    "catalogue.when.at",  # "{date} at {time}": a start alone
     "catalogue.when.days",  # "{start_date} – {end_date}", for events over several days
     "catalogue.when.weekly",  # "every {weekdays} at {time}"
     "catalogue.when.range",  # "{start} – {end}"
@@ -218,6 +219,7 @@ _TEXT_PARAMS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "catalogue.when.date": frozenset({"weekday", "day", "month", "month_name", "year"}),
         "catalogue.when.short_date": frozenset({"weekday", "day", "month", "month_name", "year"}),
         "catalogue.when.same_day": frozenset({"date", "start", "end"}),
+        "catalogue.when.at": frozenset({"date", "time"}),
         "catalogue.when.days": frozenset({"start_date", "start", "end_date", "end"}),
         "catalogue.when.weekly": frozenset({"weekdays", "time"}),
         "catalogue.when.range": frozenset({"start", "end", "weekdays", "time"}),

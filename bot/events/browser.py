@@ -70,14 +70,17 @@ PAGE_SIZE: Final = 5
 FOR_YOU_SIZE: Final = 5
 #: "this week" is the next seven days
 WEEK_DAYS: Final = 7
-#: notices about a sign-up (``event_notices.kind``)
+#: notices about a sign-up (``event_notices.kind``); ``moved``: its date is no longer on
 DAY_BEFORE, HOUR_BEFORE, PROMOTED, COACH = "day_before", "hour_before", "promoted", "coach"
+MOVED: Final = "moved"
 #: the day-before reminder goes out at this Finnish time: awake, and time to plan the day
 REMINDER_TIME: Final = time(10, 0)
 #: the key of the browser's data in ``ConversationState.features``
 FEATURE: Final = "events"
 #: the job that sends notices (see :mod:`bot.events.jobs`)
 NOTICES_JOB: Final = "events.notices"
+#: the job that finds sign-ups whose date an editor moved or removed
+MOVED_JOB: Final = "events.moved"
 
 
 def reminder_times(start: datetime) -> dict[str, datetime]:

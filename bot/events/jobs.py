@@ -1,5 +1,13 @@
 """Sending what ``event_notices`` holds: reminders (the day before at 10:00 Finnish time, and
-an hour before), "a place became free and it is yours", and a note to the coach group.
+an hour before), "a place became free and it is yours", "the time has changed", and a note to
+the coach group.
+
+"The time has changed" (``moved``) is queued by a job of its own (:func:`find_moved`, every
+few minutes and right after new content goes live): a seat or a place in line at a date the
+catalogue no longer has — an editor moved or removed the date, or the whole item — is told
+once, with the item's card (its new dates) or, for an item that is gone, the browser. The
+sign-up itself is left as it is: the person decides whether the new time suits them. A
+catalogue that is missing or empty is never read as "everything was removed".
 
 The rows are written in the same transaction as the sign-up (or the cancellation that freed
 a seat), so they survive restarts; this job sends the due ones. Each row goes through:
@@ -43,7 +51,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.catalogue.schedule import Occurrence, render_occurrence
+from bot.catalogue.schedule import Occurrence, render_occurrence, render_start
 from bot.catalogue.schema import Catalogue, Item
 from bot.engine.output import Button
 from bot.render import keyboard
@@ -57,7 +65,7 @@ from db.repositories import (
 )
 
 from . import callbacks as cb
-from .browser import COACH, DAY_BEFORE, HOUR_BEFORE, NOTICES_JOB, PROMOTED
+from .browser import COACH, DAY_BEFORE, HOUR_BEFORE, MOVED, MOVED_JOB, NOTICES_JOB, PROMOTED
 from .views import lookup, occurrence_at, place_text
 
 if TYPE_CHECKING:
@@ -67,6 +75,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVERY: Final = 30.0
+#: how often to look for sign-ups whose date is no longer in the catalogue
+MOVED_EVERY: Final = 300.0
 MAX_PER_PASS: Final = 200
 MAX_ATTEMPTS: Final = 5
 #: notices in flight at once, so that Telegram's round trips do not limit the rate: the
@@ -88,9 +98,45 @@ async def send_notices(app: App, bot: Bot) -> int:
     return sum(await asyncio.gather(*(lane(notice.id) for notice in due)))
 
 
+async def find_moved(app: App, bot: Bot) -> int:
+    """Queue a ``moved`` notice for every upcoming sign-up whose date the catalogue no longer
+    has; returns how many were queued."""
+    catalogue = app.content.catalogue
+    if not isinstance(catalogue, Catalogue) or len(catalogue) == 0:
+        return 0  # no catalogue at all is a mistake in the content, not news to people
+    now = app.clock()
+    async with app.db.read() as session:
+        upcoming = await EventRepository(session).upcoming_without_notice(now, MOVED)
+    stranded = [s for s in upcoming if _date_gone(catalogue.get(s.item_id), s.starts_at)]
+    if not stranded:
+        return 0
+    async with app.db.transaction() as session:
+        repo = EventRepository(session)
+        for signup in stranded:
+            await repo.schedule_notice(signup.id, MOVED, now)
+    log.info("%d sign-up(s) at dates no longer in the catalogue", len(stranded))
+    if app.scheduler is not None:
+        app.scheduler.wake(NOTICES_JOB)
+    return len(stranded)
+
+
+def _date_gone(item: Item | None, start: datetime) -> bool:
+    return item is None or occurrence_at(item, start) is None
+
+
 def _skip_reason(
     app: App, notice: NoticeInfo, item: Item | None, now: datetime
 ) -> tuple[str | None, Occurrence | None]:
+    if notice.kind == MOVED:
+        if not (notice.signup.active or notice.signup.waiting):
+            return "not active", None
+        if notice.blocked:
+            return "blocked", None
+        if now >= notice.signup.starts_at:
+            return "late", None
+        if not _date_gone(item, notice.signup.starts_at):
+            return "back", None  # the editor put the date back
+        return None, None
     if not notice.signup.active:
         return "not active", None
     if notice.kind == COACH:
@@ -122,12 +168,15 @@ async def _one(app: App, bot: Bot, notice_id: int) -> int:
         if reason is not None:
             await repo.finish_notice(notice.id, NOTICE_SKIPPED, now=now, error=reason)
             return 0
-    assert item is not None
-    assert occurrence is not None
     to_person = notice.kind != COACH
     chat_id = notice.telegram_id if to_person else app.settings.coach_chat_id
     assert chat_id is not None
-    text, buttons = await _message(app, notice, item, occurrence)
+    if notice.kind == MOVED:
+        text, buttons = _moved_message(app, notice, item)
+    else:
+        assert item is not None
+        assert occurrence is not None
+        text, buttons = await _message(app, notice, item, occurrence)
     try:
         await bot.send_message(chat_id, text, reply_markup=keyboard(buttons))
     except TelegramForbiddenError:
@@ -195,5 +244,24 @@ async def _message(
     return t(key, title=title, when=when, where=where), ((open_card,),)
 
 
+def _moved_message(
+    app: App, notice: NoticeInfo, item: Item | None
+) -> tuple[str, tuple[tuple[Button, ...], ...]]:
+    """The time has changed (the card shows the new ones), or the item is gone altogether."""
+
+    def t(key: str, **params: object) -> str:
+        return app.t(key, notice.language, **params)
+
+    when = render_start(notice.signup.starts_at, lookup(t))
+    if item is None:
+        browse = Button(t("events.button.browse"), cb.pack(cb.HOME))
+        return t("events.moved.removed", when=when), ((browse,),)
+    open_card = Button(t("events.button.open"), cb.pack(cb.CARD, item.id))
+    return t("events.moved.changed", title=item.title.get(notice.language), when=when), (
+        (open_card,),
+    )
+
+
 def register(scheduler: Scheduler) -> None:
     scheduler.every(EVERY, NOTICES_JOB, send_notices)
+    scheduler.every(MOVED_EVERY, MOVED_JOB, find_moved, on_content_change=True)
