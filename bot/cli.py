@@ -573,6 +573,20 @@ async def _rekey(settings: Settings, *, new_key: bool) -> int:
         f"key; {count.made_plain} answer(s) made readable (choices), "
         f"{count.made_private} encrypted (typed)"
     )
+    if settings.redis_url:
+        from redis.exceptions import RedisError
+
+        from bot.redis_state import rekey_redis
+
+        try:
+            in_redis = await rekey_redis(settings.redis_url)
+        except (crypto.DataKeyError, RedisError) as exc:
+            print(f"urapolku: conversations in Redis not re-encrypted: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(
+            f"{in_redis.changed} of {in_redis.values} conversation(s) in Redis encrypted with "
+            "the newest key"
+        )
     if keys > 1:
         print(f"DATA_KEY may now be the newest key alone (it lists {keys})")
     return 0

@@ -179,10 +179,12 @@ def create_storage(app: App) -> tuple[BaseStorage, BaseEventIsolation]:
     """
     url = app.settings.redis_url
     if url:
-        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+        from aiogram.fsm.storage.redis import RedisEventIsolation
 
-        redis_storage = RedisStorage.from_url(url, state_ttl=None, data_ttl=None)
-        return redis_storage, RedisEventIsolation(redis=redis_storage.redis)
+        from bot.redis_state import redis_storage
+
+        storage = redis_storage(url)
+        return storage, RedisEventIsolation(redis=storage.redis)
     return SqlStorage(app.db), SimpleEventIsolation()
 
 

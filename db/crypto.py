@@ -139,6 +139,15 @@ def decrypt(token: str) -> str:
     return keyring().decrypt(token)
 
 
+def encrypt_json(value: Any) -> str:
+    """``value`` as compact JSON, encrypted."""
+    return encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def decrypt_json(token: str) -> Any:
+    return json.loads(decrypt(token))
+
+
 def load_or_create_key_file(path: Path) -> str:
     """The key kept in ``path``, created (mode 0600) if there is none yet: for development
     only, where no operator provides ``DATA_KEY``."""
@@ -185,12 +194,12 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        return encrypt_json(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
         if value is None:
             return None
-        return json.loads(decrypt(value))
+        return decrypt_json(value)
 
 
 async def rekey(session: Any, *, plain_answer_keys: Collection[str] | None = None) -> RekeyCount:

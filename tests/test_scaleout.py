@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 
 from bot.app import App
+from bot.redis_state import redis_storage, rekey_redis
+from db import crypto
 from db.repositories import AnswerRepository, PersonRepository
 
 from .conftest import (
     REDIS_URL,
+    TEST_DATA_KEY,
     app_on,
     fresh_postgres,
     make_harness,
@@ -44,6 +49,11 @@ async def test_conversation_on_postgres_and_redis_survives_a_restart(pg_redis_ap
     await person.click("Kyllä")
     await person.click("Demo")
     await person.click("Yli 50")
+    # what Redis holds is ciphertext (DATA_KEY), not the answers
+    raw = await _raw_data(harness.dispatcher.storage, person.user_id)
+    assert raw.startswith(crypto.TOKEN_PREFIX.encode())
+    assert b"50_plus" not in raw
+    assert crypto.decrypt_json(raw.decode())["answers"]["age_group"] == "50_plus"
     await harness.dispatcher.storage.close()
 
     fresh = make_harness(pg_redis_app)  # a new worker: new dispatcher, new Redis connection
@@ -56,3 +66,37 @@ async def test_conversation_on_postgres_and_redis_survives_a_restart(pg_redis_ap
         stored = await AnswerRepository(session).for_person(info.id)
     assert stored == {"language": "fi", "age_group": "50_plus", "work_years": 33}
     await fresh.dispatcher.storage.close()
+
+
+async def _raw_data(storage: BaseStorage, telegram_id: int, bot_id: int = 42) -> bytes:
+    assert isinstance(storage, RedisStorage)
+    key = StorageKey(bot_id=bot_id, chat_id=telegram_id, user_id=telegram_id)
+    raw = await storage.redis.get(storage.key_builder.build(key, "data"))
+    assert isinstance(raw, bytes)
+    return raw
+
+
+async def test_redis_values_from_before_encryption_are_read_and_rekey_encrypts_all(
+    pg_redis_app: App,
+) -> None:
+    storage = redis_storage(REDIS_URL)
+    older, plain = StorageKey(42, 1, 1), StorageKey(42, 2, 2)
+    try:
+        await storage.set_data(older, {"answers": {"details": "velkaa"}})  # the test key
+        await storage.redis.set(storage.key_builder.build(plain, "data"), '{"step": "age"}')
+        assert await storage.get_data(plain) == {"step": "age"}  # written before encryption
+
+        other = crypto.generate_key()
+        crypto.configure(f"{other},{TEST_DATA_KEY}")  # a new key first, the old one still read
+        count = await rekey_redis(REDIS_URL)
+        assert (count.values, count.changed) == (2, 2)
+        assert (await rekey_redis(REDIS_URL)).changed == 0
+
+        crypto.configure(other)  # the old key can go
+        assert await storage.get_data(older) == {"answers": {"details": "velkaa"}}
+        assert await storage.get_data(plain) == {"step": "age"}
+        for telegram_id in (1, 2):
+            raw = await _raw_data(storage, telegram_id)
+            assert crypto.keyring().is_newest(raw.decode())
+    finally:
+        await storage.close()

@@ -179,9 +179,9 @@ def redis_clearer(
     if bot_id is None:
         log.warning("REDIS_URL is set but the bot id is unknown: conversations stay in Redis")
         return None, nothing
-    from aiogram.fsm.storage.redis import RedisStorage
+    from bot.redis_state import redis_storage
 
-    storage = RedisStorage.from_url(redis_url)
+    storage = redis_storage(redis_url)
 
     async def clear(telegram_id: int) -> None:
         await clear_state(storage, storage_key(bot_id, telegram_id))
