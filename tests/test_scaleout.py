@@ -100,3 +100,41 @@ async def test_redis_values_from_before_encryption_are_read_and_rekey_encrypts_a
             assert crypto.keyring().is_newest(raw.decode())
     finally:
         await storage.close()
+
+
+def test_rekey_from_the_command_line_covers_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not reachable("127.0.0.1", 6379):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    import asyncio
+
+    from bot.cli import main
+
+    from .conftest import ROOT
+
+    async def one_plain_value() -> None:
+        storage = redis_storage(REDIS_URL)
+        try:
+            await storage.redis.flushdb()
+            await storage.redis.set(
+                storage.key_builder.build(StorageKey(42, 3, 3), "data"), '{"step": "age"}'
+            )
+        finally:
+            await storage.close()
+
+    asyncio.run(one_plain_value())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    monkeypatch.setenv("DIALOGS_DIR", str(ROOT / "dialogs"))
+    monkeypatch.setenv("CONTENT_DIR", str(ROOT / "content"))
+    monkeypatch.setenv("DATA_KEY", TEST_DATA_KEY)
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    assert main(["rekey"]) == 0
+    assert (
+        "1 of 1 conversation(s) in Redis encrypted with the newest key" in capsys.readouterr().out
+    )
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    assert main(["rekey"]) == 2
+    assert "conversations in Redis not re-encrypted" in capsys.readouterr().err
