@@ -22,6 +22,9 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
     CreateForumTopic,
+    DeleteForumTopic,
+    DeleteMessage,
+    EditMessageCaption,
     EditMessageReplyMarkup,
     EditMessageText,
     GetChat,
@@ -179,6 +182,10 @@ class OfflineSession(BaseSession):
                 raise TelegramBadRequest(
                     method=method, message="Bad Request: message to edit not found"
                 )
+            if isinstance(method, EditMessageText) and current.text is None:
+                raise TelegramBadRequest(
+                    method=method, message="Bad Request: there is no text in the message to edit"
+                )
             text = method.text if isinstance(method, EditMessageText) else current.text
             markup = method.reply_markup
             old_markup = current.reply_markup.model_dump() if current.reply_markup else None
@@ -204,7 +211,41 @@ class OfflineSession(BaseSession):
                 ),
             )
         if isinstance(method, CopyMessage):
-            return MessageId(message_id=next(self._ids[int(method.chat_id)]))
+            thread = method.message_thread_id
+            copy = self.new_message(
+                int(method.chat_id),
+                from_user=self.bot_user,
+                caption=method.caption,
+                **({"message_thread_id": thread, "is_topic_message": True} if thread else {}),
+            )
+            return MessageId(message_id=copy.message_id)
+        if isinstance(method, DeleteMessage):
+            if self.messages.pop((int(method.chat_id), method.message_id), None) is None:
+                raise TelegramBadRequest(
+                    method=method, message="Bad Request: message to delete not found"
+                )
+            return True
+        if isinstance(method, DeleteForumTopic):
+            chat_id = int(method.chat_id)
+            if self.topics.pop((chat_id, method.message_thread_id), None) is None:
+                raise TelegramBadRequest(method=method, message="Bad Request: TOPIC_ID_INVALID")
+            for key, message in list(self.messages.items()):
+                if key[0] == chat_id and message.message_thread_id == method.message_thread_id:
+                    del self.messages[key]
+            return True
+        if isinstance(method, EditMessageCaption):
+            key = (int(method.chat_id or 0), int(method.message_id or 0))
+            current = self.messages.get(key)
+            if current is None or current.caption is None:
+                raise TelegramBadRequest(
+                    method=method,
+                    message="Bad Request: there is no caption in the message to edit"
+                    if current is not None
+                    else "Bad Request: message to edit not found",
+                )
+            updated = current.model_copy(update={"caption": method.caption})
+            self.messages[key] = updated
+            return updated
         if isinstance(method, AnswerCallbackQuery):
             return True
         returning = getattr(method, "__returning__", None)

@@ -763,6 +763,18 @@ class HandoffRepository:
     async def get(self, request_id: int) -> RequestInfo | None:
         return await self._one(HandoffRequest.id == request_id)
 
+    async def in_coach_chat_of_person(self, person_id: int) -> list[int]:
+        """Ids of the person's requests that have messages in a coach chat (a card or a topic)."""
+        rows = await self.session.scalars(
+            select(HandoffRequest.id)
+            .where(
+                HandoffRequest.person_id == person_id,
+                HandoffRequest.telegram_chat_id.is_not(None),
+            )
+            .order_by(HandoffRequest.id)
+        )
+        return list(rows)
+
     async def open_for_person(self, person_id: int) -> RequestInfo | None:
         return await self._one(HandoffRequest.open_person_id == person_id)
 
@@ -1287,6 +1299,15 @@ class LinkRepository:
             )
         ).first()
         return (int(row[0]), str(row[1])) if row else None
+
+    async def of_request(self, request_id: int) -> list[tuple[int, int, str]]:
+        """(chat id, message id, kind) of every linked message of a request, oldest first."""
+        rows = await self.session.execute(
+            select(HandoffLink.telegram_chat_id, HandoffLink.telegram_message_id, HandoffLink.kind)
+            .where(HandoffLink.request_id == request_id)
+            .order_by(HandoffLink.telegram_chat_id, HandoffLink.telegram_message_id)
+        )
+        return [(int(chat), int(message), str(kind)) for chat, message, kind in rows]
 
 
 # -- events and trainings ----------------------------------------------------------------------

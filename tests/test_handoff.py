@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import (
     AnswerCallbackQuery,
     CloseForumTopic,
     CopyMessage,
+    DeleteForumTopic,
+    DeleteMessage,
+    EditMessageCaption,
     EditMessageText,
     SendMessage,
     SetMessageReaction,
@@ -41,6 +44,7 @@ from db.repositories import (
 
 from .conftest import Harness, make_harness
 from .handoff_support import (
+    ADMIN,
     ANNA,
     BEN,
     GROUP,
@@ -820,3 +824,84 @@ async def test_anonymising_a_person_keeps_the_counts(h: Harness) -> None:
     assert texts == [None, None]
     assert [tuple(r) for r in relays] == [("sent", {}), ("skipped", {})]
     assert await deliver(h) == 0
+
+
+# -- the person's data deleted: their messages leave the coach chat --------------------------
+
+
+async def erase(h: Harness, telegram_id: int = PERSON) -> None:
+    """What /delete (or the retention purge) does, in its own transaction."""
+    from bot.privacy.service import erase_person
+    from db.privacy import Subject
+
+    async with h.app.db.transaction() as session:
+        person = await PersonRepository(session).by_telegram_id(telegram_id)
+        assert person is not None
+        await erase_person(
+            session, h.app, Subject(person.id, telegram_id), now=h.app.clock(), reason="request"
+        )
+
+
+def group_texts(h: Harness) -> list[str]:
+    return [
+        f"{m.text or ''}{m.caption or ''}"
+        for (chat, _), m in sorted(h.session.messages.items())
+        if chat == GROUP
+    ]
+
+
+async def test_erasure_deletes_the_requests_forum_topic(h: Harness) -> None:
+    h.session.forums.add(GROUP)
+    anna = coach(h, ANNA, "Anna")
+    person = await onboard(h)
+    await ask_for_coach(person)
+    await deliver(h)
+    req = await latest_request(h)
+    await press(anna, card_message(h, req), "🙋 Otan tämän")
+    await person.send("Hei Anna!")
+    await deliver(h)
+    assert any("Hei Anna!" in text for text in group_texts(h))
+
+    await erase(h)
+    start = len(h.session.calls)
+    assert await deliver(h) == 1
+    assert [type(c) for c in h.session.calls[start:]] == [DeleteForumTopic]
+    assert (GROUP, req.topic_thread_id) not in h.session.topics
+    assert not any("Matti" in text or "Hei Anna!" in text for text in group_texts(h))
+    assert await deliver(h) == 0  # once
+
+
+async def test_erasure_in_a_plain_group_edits_what_is_too_old_to_delete(h: Harness) -> None:
+    anna = coach(h, ANNA, "Anna")
+    person = await onboard(h)
+    await ask_for_coach(person)
+    await deliver(h)
+    req = await latest_request(h)
+    await press(anna, card_message(h, req), "🙋 Otan tämän")
+    await person.send("Kiitos! Lähetän CV:n.")
+    await person.send_photo(caption="Todistus")
+    await person.send("Vielä yksi asia")
+    await deliver(h)
+    assert sum("Matti" in text for text in group_texts(h)) >= 4  # the card, three messages
+
+    await erase(h)
+    too_old = "Bad Request: message can't be deleted"
+    for _ in range(3):  # the three relayed messages are too old to delete
+        h.session.fail_next(DeleteMessage, lambda m: TelegramBadRequest(method=m, message=too_old))
+    h.session.fail_next(  # and the photo's caption cannot be changed either
+        EditMessageCaption, lambda m: TelegramBadRequest(method=m, message="Bad Request: no")
+    )
+    start = len(h.session.calls)
+    assert await deliver(h) == 1
+    assert group_texts(h) == [
+        "🗑 Pyyntö #1: henkilö pyysi poistamaan tietonsa, joten tämän pyynnön viestit on "
+        "poistettu ryhmästä.",
+        "🗑 Poistettu henkilön pyynnöstä.",
+        "✉️ Matti (#1):\nTodistus",
+        "🗑 Poistettu henkilön pyynnöstä.",
+    ]
+    # what could not be removed is the admins' to do, by hand
+    assert texts_to(h.session.calls[start:], ADMIN) == [
+        "⚠️ Pyynnön #1 henkilö pyysi poistamaan tietonsa, mutta 1 viestiä jäi valmentajaryhmään: "
+        "Telegram ei anna botin enää poistaa tai muuttaa niitä. Poista ne ryhmästä käsin."
+    ]

@@ -149,6 +149,17 @@ async def seed_everything(h: Harness) -> ChatClient:
     return person
 
 
+def in_coach_chat(h: Harness) -> list[str]:
+    """What the person wrote or is called, wherever it still shows in the coaches' group."""
+    needles = [FIRST_NAME, DETAILS, PHONE_STORED, TO_COACH]
+    shown = [
+        f"{m.text or ''} {m.caption or ''}"
+        for (chat, _), m in h.session.messages.items()
+        if chat == GROUP
+    ]
+    return sorted({n for n in needles for text in shown if n in text})
+
+
 # -- scanning the whole database -----------------------------------------------------------------
 
 
@@ -213,6 +224,8 @@ async def test_delete_everything_leaves_nothing_that_points_at_the_person(h: Har
         "conversation_states.key",
     ):
         assert where in before, (where, before)
+    # ... and in the coaches' group: the card (name, details, phone) and the relayed message
+    assert set(in_coach_chat(h)) == {FIRST_NAME, DETAILS, PHONE_STORED, TO_COACH}
 
     calls = await person.send("/delete")
     [question] = sent(calls)
@@ -246,8 +259,18 @@ async def test_delete_everything_leaves_nothing_that_points_at_the_person(h: Har
         "at",
         "dims",
     }
-    # nothing is sent to them any more; the coach's request is closed and anonymous
-    assert await deliver(h) == 0
+    # nothing is sent to them any more; their messages leave the coaches' group; the request
+    # is closed and anonymous
+    start = len(h.session.calls)
+    assert await deliver(h) == 1  # the scrub
+    assert [c for c in h.session.calls[start:] if getattr(c, "chat_id", GROUP) != GROUP] == []
+    assert in_coach_chat(h) == []
+    [card] = [m for (chat, _), m in h.session.messages.items() if chat == GROUP and m.text]
+    assert card.text == (
+        "🗑 Pyyntö #1: henkilö pyysi poistamaan tietonsa, joten tämän pyynnön viestit on "
+        "poistettu ryhmästä."
+    )
+    assert card.reply_markup is None
     req = await _only_request(h)
     assert (req.person_id, req.first_name, req.details, req.phone, req.status) == (
         None,

@@ -2,7 +2,8 @@
 
 Everything the handoff sends to the coach chat (cards, re-announcements, people's messages,
 reminders, the digest) and to people (a coach's messages, "a coach has your request", the
-feedback question) is first written to the outbox in the same transaction as the change it
+feedback question), and the removal of a request's messages from the coach chat when its
+person's data is deleted (``scrub``), is first written to the outbox in the same transaction as the change it
 belongs to, and delivered afterwards by :func:`deliver_outbox` (a scheduler job, woken right
 after each commit). A row is delivered in three steps:
 
@@ -40,7 +41,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from html import escape
@@ -77,7 +78,16 @@ from db.repositories import (
 from . import cards
 from .cards import Labels
 from .content import handoff_content
-from .service import CARD, DIGEST, GROUP_TEXT, REANNOUNCE, RELAY_IN, TO_PERSON, TO_PERSON_DIR
+from .service import (
+    CARD,
+    DIGEST,
+    GROUP_TEXT,
+    REANNOUNCE,
+    RELAY_IN,
+    SCRUB,
+    TO_PERSON,
+    TO_PERSON_DIR,
+)
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -406,6 +416,9 @@ async def _send(run: _Pass, item: OutboxItem, chat_id: int, req: RequestInfo | N
             request_timeout=REQUEST_TIMEOUT,
         )
         return message.message_id
+    if item.kind == SCRUB:
+        assert req is not None
+        return await _scrub(run, item, req, chat_id)
     if item.kind in (GROUP_TEXT, DIGEST):
         thread, reply = _placement(req, chat_id)
         message = await bot.send_message(
@@ -418,6 +431,64 @@ async def _send(run: _Pass, item: OutboxItem, chat_id: int, req: RequestInfo | N
         )
         return message.message_id
     raise DeliveryRefusedError(f"unknown kind {item.kind}")
+
+
+async def _scrub(run: _Pass, item: OutboxItem, req: RequestInfo, chat_id: int) -> int:
+    """The person asked for their data to be deleted: their request's messages leave the coach
+    chat too. In a forum the request's topic goes, with everything in it. Otherwise each
+    message the bot posted for the request is deleted; one Telegram no longer lets the bot
+    delete (older than 48 hours) has its text or caption replaced, and the card says what
+    happened. What is left anyway (a photo too old to delete) is reported to the admins.
+    Deleting and editing again is harmless, so an unknown outcome is simply tried again."""
+    bot = run.bot
+    chat = req.telegram_chat_id or chat_id
+    try:
+        if req.topic_thread_id and await _done(
+            bot.delete_forum_topic(chat, req.topic_thread_id, request_timeout=REQUEST_TIMEOUT)
+        ):
+            return 0
+        async with run.app.db.read() as session:
+            links = await LinkRepository(session).of_request(req.id)
+        marker = run.labels.t("coach.erased.message")
+        left = 0
+        for link_chat, message_id, kind in links:
+            if kind == "card":
+                text = run.labels.t("coach.erased.card", id=req.id)
+                done = await _done(
+                    bot.edit_message_text(text, chat_id=link_chat, message_id=message_id)
+                )
+            else:
+                done = (
+                    await _done(bot.delete_message(link_chat, message_id))
+                    or await _done(
+                        bot.edit_message_text(marker, chat_id=link_chat, message_id=message_id)
+                    )
+                    or await _done(
+                        bot.edit_message_caption(
+                            chat_id=link_chat, message_id=message_id, caption=marker
+                        )
+                    )
+                )
+            left += not done
+    except DeliveryUnknownError:
+        raise DeliveryRetryError("scrub: outcome unknown") from None
+    if left:
+        log.warning("request %s: %d message(s) left in the coach chat after erasure", req.id, left)
+        await alert_admins(run.app, bot, "coach.alert.scrub_left", item, count=left)
+    return 0
+
+
+async def _done(call: Awaitable[Any]) -> bool:
+    """Whether a delete or edit in the coach chat left the message without the person's data:
+    done, or the message was already gone or already so."""
+    try:
+        await call
+    except TelegramBadRequest as exc:
+        return any(
+            words in exc.message
+            for words in ("not found", "not modified", "MESSAGE_ID_INVALID", "TOPIC_ID_INVALID")
+        )
+    return True
 
 
 async def _record(

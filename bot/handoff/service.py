@@ -59,14 +59,16 @@ HANDOFF_KEYS = frozenset(
 ROUTING_KEYS = ("municipality", "age_group")
 YES = frozenset({"yes", "true", "1", "kylla", "ja"})
 
-#: outbox kinds
-CARD, REANNOUNCE, RELAY_IN, TO_PERSON, GROUP_TEXT, DIGEST = (
+#: outbox kinds; ``scrub``: remove a request's messages from the coach chat (its person's data
+#: was deleted)
+CARD, REANNOUNCE, RELAY_IN, TO_PERSON, GROUP_TEXT, DIGEST, SCRUB = (
     "card",
     "reannounce",
     "relay_in",
     "to_person",
     "group_text",
     "digest",
+    "scrub",
 )
 #: relay directions
 TO_COACH, TO_PERSON_DIR = "to_coach", "to_person"

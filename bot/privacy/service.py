@@ -3,7 +3,9 @@ time), withdrawing consent, and the retention purge. Works inside the caller's t
 through :class:`~db.privacy.PrivacyRepository`; talks to nobody.
 
 A conversation state kept outside the database (Redis, with ``REDIS_URL``) is cleared through
-the aiogram storage API: :func:`clear_state`.
+the aiogram storage API: :func:`clear_state`. The person's messages in the coach chat (cards,
+relayed messages, forum topics) are removed afterwards by the handoff outbox: erasing queues
+one ``scrub`` row per request in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events.browser import NOTICES_JOB, PROMOTED, reminder_times
 from db.privacy import ErasureCounts, PrivacyRepository, Subject
-from db.repositories import EventRepository, StatsRepository
+from db.repositories import EventRepository, HandoffRepository, OutboxRepository, StatsRepository
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -61,11 +63,20 @@ async def erase_person(
     """Remove everything that identifies the person (see :meth:`PrivacyRepository.erase`);
     one anonymous counter records that it happened (``reason``: ``request`` or ``retention``).
     """
+    from bot.handoff.outbox import kick
+    from bot.handoff.service import SCRUB
+
     promoted = await _release_seats(session, app, subject.person_id, now)
+    in_coach_chat = await HandoffRepository(session).in_coach_chat_of_person(subject.person_id)
     counts = await PrivacyRepository(session).erase(subject, now=now)
+    outbox = OutboxRepository(session)
+    for request_id in in_coach_chat:  # queued after the erasure, which skips the request's rows
+        await outbox.enqueue(f"scrub:{request_id}", SCRUB, request_id=request_id, now=now)
     await StatsRepository(session).record("data_erased", {"reason": reason}, at=now)
     if promoted and app.scheduler is not None:
         app.scheduler.wake(NOTICES_JOB)
+    if in_coach_chat:
+        kick(app)
     return counts
 
 
