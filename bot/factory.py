@@ -15,7 +15,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from sqlalchemy.engine import make_url
 
 from bot import reload as content_reload
@@ -50,6 +50,10 @@ log = logging.getLogger("urapolku")
 #: what the bot asks Telegram for; anything else is not even delivered (see handlers/updates.py)
 ALLOWED_UPDATES = updates.ALLOWED_UPDATES
 COMMANDS = ("start", "menu", "help", "language", "restart", "mydata", "delete", "privacy")
+#: the coaches' group's own menu (in DEFAULT_LANGUAGE, the group's language)
+COACH_COMMANDS = ("queue", "mine", "event")
+#: added to the menu in each admin's private chat
+ADMIN_COMMANDS = ("coach", "report", "reload")
 
 
 #: development only: the data key kept beside the SQLite file (or in data/), never inside it
@@ -260,12 +264,30 @@ def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) ->
 
 
 async def set_commands(bot: Bot, app: App) -> None:
-    """The command menu in each language, and in the default language for everyone else."""
+    """The command menu in each language, and in the default language for everyone else; the
+    coaches' group and each admin's chat get their own (a chat Telegram does not know, e.g.
+    an admin who has never written to the bot, is logged and skipped)."""
+
+    def menu(names: tuple[str, ...], lang: str) -> list[BotCommand]:
+        return [
+            BotCommand(command=c, description=app.t(f"commands.{c}", lang)[:256]) for c in names
+        ]
+
     for language in (None, *LANGUAGES):
         lang = language or app.settings.default_language
-        commands = [
-            BotCommand(command=c, description=app.t(f"commands.{c}", lang)[:256]) for c in COMMANDS
-        ]
         await bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+            menu(COMMANDS, lang), scope=BotCommandScopeAllPrivateChats(), language_code=language
         )
+    default = app.settings.default_language
+    chats: list[tuple[int, tuple[str, ...]]] = [
+        (chat_id, COMMANDS + ADMIN_COMMANDS) for chat_id in app.settings.admin_ids
+    ]
+    if app.settings.coach_chat_id is not None:
+        chats.insert(0, (app.settings.coach_chat_id, COACH_COMMANDS))
+    for chat_id, names in chats:
+        try:
+            await bot.set_my_commands(
+                menu(names, default), scope=BotCommandScopeChat(chat_id=chat_id)
+            )
+        except TelegramAPIError as exc:  # the menu is a convenience: never stop the bot for it
+            log.warning("no command menu for chat %s: %s", chat_id, exc.message)

@@ -78,7 +78,8 @@ class SentFile:
 
 
 class OfflineSession(BaseSession):
-    """Answers Bot API calls locally; ``fail_next`` makes the next call of a method raise."""
+    """Answers Bot API calls locally; ``fail_next`` makes the next call of a method (that
+    matches ``when``, if given) raise."""
 
     def __init__(self, bot_user: User = BOT_USER) -> None:
         super().__init__()
@@ -89,16 +90,24 @@ class OfflineSession(BaseSession):
         self.listeners: list[Callable[[TelegramMethod[Any], Any], None]] = []
         self._ids: defaultdict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._failures: list[
-            tuple[type[TelegramMethod[Any]], Callable[[TelegramMethod[Any]], Exception]]
+            tuple[
+                type[TelegramMethod[Any]],
+                Callable[[TelegramMethod[Any]], Exception],
+                Callable[[Any], bool] | None,
+            ]
         ] = []
         #: supergroups that are forums (getChat says is_forum); their topics by thread id
         self.forums: set[int] = set()
         self.topics: dict[tuple[int, int], str] = {}
 
     def fail_next(
-        self, method: type[TelegramMethod[Any]], error: Callable[[TelegramMethod[Any]], Exception]
+        self,
+        method: type[TelegramMethod[Any]],
+        error: Callable[[TelegramMethod[Any]], Exception],
+        *,
+        when: Callable[[Any], bool] | None = None,
     ) -> None:
-        self._failures.append((method, error))
+        self._failures.append((method, error, when))
 
     def calls_of(self, method: type[TelegramMethod[Any]]) -> list[Any]:
         return [c for c in self.calls if isinstance(c, method)]
@@ -118,8 +127,8 @@ class OfflineSession(BaseSession):
         timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
     ) -> TelegramType:
         self.calls.append(method)
-        for i, (kind, error) in enumerate(self._failures):
-            if isinstance(method, kind):
+        for i, (kind, error, when) in enumerate(self._failures):
+            if isinstance(method, kind) and (when is None or when(method)):
                 del self._failures[i]
                 raise error(method)
         result = self._answer(method)

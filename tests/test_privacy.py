@@ -538,8 +538,14 @@ async def test_handoff_without_consent_says_what_is_saved_and_why(hs: Harness) -
 
 
 async def test_command_menu_has_the_privacy_commands_in_every_language(hs: Harness) -> None:
+    from aiogram.types import BotCommandScopeAllPrivateChats
+
     await set_commands(hs.bot, hs.app)
-    calls = hs.session.calls_of(SetMyCommands)
+    calls = [
+        c
+        for c in hs.session.calls_of(SetMyCommands)
+        if isinstance(c.scope, BotCommandScopeAllPrivateChats)
+    ]
     assert [c.language_code for c in calls] == [None, "fi", "sv", "en"]
     menus = {c.language_code: {b.command: b.description for b in c.commands} for c in calls}
     assert {k: menus["fi"][k] for k in ("mydata", "delete", "privacy")} == {
@@ -609,3 +615,28 @@ def test_without_a_privacy_file_check_warns_and_privacy_still_answers(tmp_path: 
     assert content is not None
     assert content.notice is None
     assert [(p.severity, p.code) for p in problems] == [(Severity.WARNING, "privacy")]
+
+
+async def test_the_coaches_group_and_admins_get_their_own_command_menus(hs: Harness) -> None:
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.types import BotCommandScopeChat
+
+    # the admin has never written to the bot: Telegram does not know the chat
+    hs.session.fail_next(
+        SetMyCommands,
+        lambda m: TelegramBadRequest(method=m, message="Bad Request: chat not found"),
+        when=lambda m: isinstance(m.scope, BotCommandScopeChat) and m.scope.chat_id == 9001,
+    )
+    start = len(hs.session.calls)
+    await set_commands(hs.bot, hs.app)  # does not raise
+    scoped = {
+        c.scope.chat_id: [(b.command, b.description) for b in c.commands]
+        for c in hs.session.calls[start:]
+        if isinstance(c, SetMyCommands) and isinstance(c.scope, BotCommandScopeChat)
+    }
+    assert scoped[GROUP] == [
+        ("queue", "Avoimet pyynnöt"),
+        ("mine", "Omat pyyntöni"),
+        ("event", "Tapahtuman ilmoittautuneet: /event tunnus"),
+    ]
+    assert [command for command, _ in scoped[9001]][-3:] == ["coach", "report", "reload"]
