@@ -436,9 +436,10 @@ class Stream:
         return f"update #{i} ({kind}: {detail[:120]!r}), seed {SEED}\n{explain(self.failures)}"
 
     def in_chat(self, chat_id: int) -> list[Message]:
-        """The messages of a chat as they are now, oldest first."""
+        """The messages of a chat as they are now (not those deleted since), oldest first."""
         messages = self.session.messages
-        return [messages[(chat_id, m)] for m in self.by_chat.get(chat_id, ())]
+        ids = self.by_chat.get(chat_id, ())
+        return [messages[(chat_id, m)] for m in ids if (chat_id, m) in messages]
 
     def keyboards(self, chat_id: int) -> list[Message]:
         return [
