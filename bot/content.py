@@ -193,6 +193,7 @@ def _answer_vocabularies() -> dict[str, tuple[str, ...]]:
         "interests": tags.FIELDS,
         "help_wanted": tags.HELP_WANTED,
         "preferred_form": tags.FORMS,
+        "languages_read": tags.LANGUAGES,
     }
     return {key: (*values, "other") for key, values in vocabularies.items()}
 

@@ -1044,3 +1044,45 @@ async def test_a_missing_or_empty_catalogue_is_not_read_as_everything_removed(h:
     h.app.replace_content(replace(h.app.content, catalogue=None))
     assert await find_moved(h.app, h.bot) == 0
     assert [kind for kind, _ in await notices(h)] == ["day_before", "hour_before"]
+
+
+async def test_in_english_the_plan_asks_for_languages_and_suggests_finnish_events_too(
+    h: Harness,
+) -> None:
+    person = h.person(1001, language_code="en")
+    await person.send("/start")
+    await person.click("English")
+    await person.click("Yes, save my answers")
+    await person.click("Plan my path")
+    for answer in (
+        "I am unemployed",
+        "More than a year",
+        "50 or older",
+        "Karkkila",
+        "Vocational qualification",
+        "Construction",
+        "Done ✅",
+        "My own business",
+        "Done ✅",
+        "I have an idea",
+        "In a group with others",
+        "Done ✅",
+    ):
+        calls = await person.click(answer)
+    [question] = sent(calls)
+    assert question.text == (
+        "In which languages can you take part in events? You can choose several. Then press Done."
+    )
+    assert labels(question)[:3] == ["Finnish", "Swedish", "English"]
+    await person.click("Finnish")
+    await person.click("English")
+    await person.click("Done ✅")
+    await person.click("Well")
+    calls = await person.click("Skip")
+    summary, suggestions = sent(calls)[:2]
+    assert "• Languages: Finnish, English" in summary.text
+    # YrittäjäKaverit is held in Finnish only: suggested now, as for a Finnish speaker
+    assert suggestions.text.startswith("These could suit you:\n\n1. YrittäjäKaverit Karkkila\n")
+    async with h.app.db.read() as session:
+        answers = await AnswerRepository(session).for_person(await person_id(h, 1001))
+    assert answers["languages_read"] == ["fi", "en"]
