@@ -191,3 +191,50 @@ def test_cli_graph_in_plain_finnish(
     assert '    s_age_group("age_group<br/>Kuinka vanha olet?")' in out
     assert main(["graph", "career_plan", "--lang", "de"]) == 2
     assert "no texts in 'de'" in capsys.readouterr().err
+
+
+def test_the_drawing_and_the_reachability_check_see_the_same_ways() -> None:
+    """`urapolku graph` draws, and `check` finds unreachable steps by, the same edges: those
+    the engine can take (an option's own `next`, else the step's)."""
+    from bot.engine.schema import step_targets
+
+    dialogs, problems = load_dialogs(ROOT / "dialogs")
+    assert problems == []
+    texts, _ = load_texts_collecting(ROOT / "content" / "texts", "fi")
+    compared = 0
+    for dialog in dialogs.dialogs.values():
+        graph = DialogGraph(dialog, texts, "fi")
+        for step in dialog.steps:
+            drawn = {e.target for e in graph.edges if e.source == step.id}
+            assert drawn == set(step_targets(step)), (dialog.id, step.id)
+            compared += 1
+    assert compared > 90  # every step of every bundled dialog
+
+
+def test_a_steps_next_that_no_option_takes_leads_nowhere() -> None:
+    from bot.engine.schema import ChoiceStep, step_targets
+
+    step = ChoiceStep.model_validate(
+        {
+            "id": "q",
+            "kind": "choice",
+            "text": {"fi": "?"},
+            "options": [
+                {"id": "a", "label": {"fi": "A"}, "next": "x"},
+                {"id": "b", "label": {"fi": "B"}, "next": "z"},
+            ],
+            "next": "y",  # every option has its own way: the engine never goes here
+        }
+    )
+    assert step_targets(step) == ["x", "z"]
+    multi = ChoiceStep.model_validate(
+        {
+            "id": "m",
+            "kind": "choice",
+            "text": "k",
+            "multi": True,
+            "options": [{"id": "a", "label": "l"}],
+            "next": "y",
+        }
+    )
+    assert step_targets(multi) == ["y"]

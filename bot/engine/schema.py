@@ -255,14 +255,14 @@ class Dialog(_Model):
 
 
 def step_targets(step: Step) -> list[str]:
-    """Ids of the steps in the same dialog that ``step`` can lead to."""
+    """Ids of the steps in the same dialog that ``step`` can lead to, as the engine goes: an
+    option leads to its own ``next`` or else to the step's (a multi-choice: to the step's)."""
     if isinstance(step, MessageStep | InputStep):
         return [step.next]
     if isinstance(step, ChoiceStep):
-        targets = [o.next for o in step.options if o.next]
-        if step.next:
-            targets.append(step.next)
-        return list(dict.fromkeys(targets))
+        if step.multi:
+            return [step.next] if step.next else []
+        return list(dict.fromkeys(t for o in step.options if (t := o.next or step.next)))
     if isinstance(step, ConditionStep):
         return list(dict.fromkeys([*(b.next for b in step.branches), step.default]))
     if isinstance(step, ActionStep):
