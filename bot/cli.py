@@ -369,7 +369,7 @@ async def _database(settings: Settings) -> AsyncIterator[Database]:
     from db import Database
     from db.migrate import upgrade
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         await upgrade(database)
         yield database

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(default=DEFAULT_API_URL, description="an http(s) URL")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="an SQLAlchemy URL")
     redis_url: str | None = Field(default=None, description="a redis:// URL")
+    #: PostgreSQL connections each process keeps open (up to 3× under load)
+    database_pool_size: int = Field(default=10, ge=1, le=100, description="a number from 1 to 100")
     coach_chat_id: int | None = Field(default=None, description="a Telegram chat id (a number)")
     admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram user ids separated by commas"

@@ -94,7 +94,7 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         default_language=settings.default_language,
         actions=actions,
     )
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     if migrate:
         from db.migrate import upgrade
 

@@ -74,9 +74,12 @@ class Database:
         echo: bool = False,
         busy_timeout_s: float = 15.0,
         fast_lane: bool = True,
+        pool_size: int = 10,
     ) -> None:
         """``fast_lane``: the hot path's statements on SQLite bypass SQLAlchemy's execution
-        (db/fastlane.py); False runs every statement through SQLAlchemy."""
+        (db/fastlane.py); False runs every statement through SQLAlchemy. ``pool_size``: the
+        connections a PostgreSQL pool keeps open; up to twice as many more are opened under
+        load (SQLite's pool is fixed: its connections are files, not server processes)."""
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -100,8 +103,8 @@ class Database:
                 kwargs["max_overflow"] = 24
         else:
             kwargs["pool_pre_ping"] = True
-            kwargs["pool_size"] = 10
-            kwargs["max_overflow"] = 20
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = 2 * pool_size
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         #: the hot path's statements without SQLAlchemy's per-statement work (db/fastlane.py):
         #: the lean SQLite adapter on a plain database file only (no URI options)

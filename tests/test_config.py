@@ -34,6 +34,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
             "TELEGRAM_API_URL: must start with http:// or https://",
         ),
         ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE: expected fi, sv or en"),
+        (
+            "DATABASE_POOL_SIZE",
+            "0",
+            "DATABASE_POOL_SIZE: Input should be greater than or equal to 1 "
+            "(expected a number from 1 to 100)",
+        ),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR"),
         ("BOT_TOKEN", "not-a-token", "BOT_TOKEN: does not look like a token from @BotFather"),
     ],
@@ -70,3 +76,15 @@ def test_run_without_token_and_without_terminal_explains(
 ) -> None:
     assert main(["run", "--no-chat-fallback"]) == 2
     assert "BOT_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_the_pool_size_reaches_the_postgresql_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from db import Database
+
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "4")
+    settings = load_settings()
+    assert settings.database_pool_size == 4
+    # creating the engine does not connect: no server is needed
+    database = Database("postgresql://u@127.0.0.1:1/x", pool_size=settings.database_pool_size)
+    pool = database.engine.pool
+    assert (pool.size(), pool._max_overflow) == (4, 8)  # type: ignore[attr-defined]
