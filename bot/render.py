@@ -21,6 +21,7 @@ from aiogram.types import (
 )
 
 from bot.engine.output import Button, Reply, Turn
+from bot.telegram_session import answers_unread
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +85,13 @@ class Delivery:
             if self.callback is not None:
                 await self.callback.answer(turn.notice[:200] if turn.notice else None)
             edited = False
-            for reply in turn.replies:
-                if reply.edit:
-                    if not edited:
-                        edited = await self._edit(reply)
-                    continue
-                await self._send(reply)
+            with answers_unread():  # what Telegram returns is not used here
+                for reply in turn.replies:
+                    if reply.edit:
+                        if not edited:
+                            edited = await self._edit(reply)
+                        continue
+                    await self._send(reply)
         except TelegramForbiddenError:
             self.blocked = True
             log.info("chat %s has blocked the bot", self.chat_id)

@@ -152,3 +152,31 @@ async def test_errors_read_as_aiogram_reads_them(stub: BotAPIStub) -> None:
             await nowhere.send_message(5001, "b")
     finally:
         await close(bot, nowhere)
+
+
+async def test_answers_unread_skip_the_message_model_but_not_the_errors(stub: BotAPIStub) -> None:
+    from aiogram.types import Message
+
+    from bot.telegram_session import Unread, answers_unread
+
+    bot = Bot(TOKEN, JsonBodySession(stub.base_url), DEFAULTS)
+    await stub.user(5001).send("hei")
+    try:
+        with answers_unread():
+            sent = await bot.send_message(5001, "Kysymys", reply_markup=keyboard())
+            assert isinstance(sent, Unread)
+            message_id = sent.model_extra["message_id"]  # kept as it came, not read
+            edited = await bot.edit_message_text("Kysymys ✔", chat_id=5001, message_id=message_id)
+            assert isinstance(edited, Unread)
+            with pytest.raises(TelegramBadRequest, match="not modified"):
+                await bot.edit_message_text("Kysymys ✔", chat_id=5001, message_id=message_id)
+            with pytest.raises(TelegramBadRequest, match="chat not found"):
+                await bot.send_message(404, "kukaan?")
+            stub.fail_next("sendMessage", retry_after=3)
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(5001, "a")
+        # outside, answers are read as always
+        assert isinstance(await bot.send_message(5001, "Toinen"), Message)
+        assert [m.text for m in stub.chat_messages(5001)][-3:] == ["hei", "Kysymys ✔", "Toinen"]
+    finally:
+        await close(bot)
