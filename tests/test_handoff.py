@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.handoff.cards import CLAIM, CLOSE, OUTCOME, CardAction
+from bot.offline import ChatClient
 from db.models import OutboxMessage, RelayMessage
 from db.repositories import (
     CLAIMED,
@@ -39,6 +40,7 @@ from db.repositories import (
     OutboxRepository,
     PersonRepository,
     RelayRepository,
+    RequestInfo,
     StatsRepository,
 )
 
@@ -850,14 +852,19 @@ def group_texts(h: Harness) -> list[str]:
     ]
 
 
-async def test_erasure_deletes_the_requests_forum_topic(h: Harness) -> None:
-    h.session.forums.add(GROUP)
-    anna = coach(h, ANNA, "Anna")
+async def taken_request(h: Harness) -> tuple[ChatClient, RequestInfo]:
+    """Matti's request, its card in the coach chat, taken by Anna."""
     person = await onboard(h)
     await ask_for_coach(person)
     await deliver(h)
     req = await latest_request(h)
-    await press(anna, card_message(h, req), "🙋 Otan tämän")
+    await press(coach(h, ANNA, "Anna"), card_message(h, req), "🙋 Otan tämän")
+    return person, req
+
+
+async def test_erasure_deletes_the_requests_forum_topic(h: Harness) -> None:
+    h.session.forums.add(GROUP)
+    person, req = await taken_request(h)
     await person.send("Hei Anna!")
     await deliver(h)
     assert any("Hei Anna!" in text for text in group_texts(h))
@@ -872,12 +879,7 @@ async def test_erasure_deletes_the_requests_forum_topic(h: Harness) -> None:
 
 
 async def test_erasure_in_a_plain_group_edits_what_is_too_old_to_delete(h: Harness) -> None:
-    anna = coach(h, ANNA, "Anna")
-    person = await onboard(h)
-    await ask_for_coach(person)
-    await deliver(h)
-    req = await latest_request(h)
-    await press(anna, card_message(h, req), "🙋 Otan tämän")
+    person, _ = await taken_request(h)
     await person.send("Kiitos! Lähetän CV:n.")
     await person.send_photo(caption="Todistus")
     await person.send("Vielä yksi asia")
