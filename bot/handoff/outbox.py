@@ -3,9 +3,9 @@
 Everything the handoff sends to the coach chat (cards, re-announcements, people's messages,
 reminders, the digest) and to people (a coach's messages, "a coach has your request", the
 feedback question), and the removal of a request's messages from the coach chat when its
-person's data is deleted (``scrub``), is first written to the outbox in the same transaction as the change it
-belongs to, and delivered afterwards by :func:`deliver_outbox` (a scheduler job, woken right
-after each commit). A row is delivered in three steps:
+person's data is deleted (``scrub``), is first written to the outbox in the same transaction
+as the change it belongs to, and delivered afterwards by :func:`deliver_outbox` (a scheduler
+job, woken right after each commit). A row is delivered in three steps:
 
 1. **claim** (a short transaction): a conditional UPDATE turns a due ``pending`` (or ``held``)
    row into ``sending`` until ``now + LEASE``; of several workers exactly one gets it;

@@ -20,6 +20,8 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events.browser import NOTICES_JOB, PROMOTED, reminder_times
+from bot.handoff.outbox import kick
+from bot.handoff.service import SCRUB
 from db.privacy import ErasureCounts, PrivacyRepository, Subject
 from db.repositories import EventRepository, HandoffRepository, OutboxRepository, StatsRepository
 
@@ -63,9 +65,6 @@ async def erase_person(
     """Remove everything that identifies the person (see :meth:`PrivacyRepository.erase`);
     one anonymous counter records that it happened (``reason``: ``request`` or ``retention``).
     """
-    from bot.handoff.outbox import kick
-    from bot.handoff.service import SCRUB
-
     promoted = await _release_seats(session, app, subject.person_id, now)
     in_coach_chat = await HandoffRepository(session).in_coach_chat_of_person(subject.person_id)
     counts = await PrivacyRepository(session).erase(subject, now=now)
