@@ -83,7 +83,7 @@ class Delivery:
     async def send(self, turn: Turn) -> None:
         try:
             if self.callback is not None:
-                await self.callback.answer(turn.notice[:200] if turn.notice else None)
+                await self._answer(self.callback, turn.notice)
             edited = False
             with answers_unread():  # what Telegram returns is not used here
                 for reply in turn.replies:
@@ -95,6 +95,15 @@ class Delivery:
         except TelegramForbiddenError:
             self.blocked = True
             log.info("chat %s has blocked the bot", self.chat_id)
+
+    @staticmethod
+    async def _answer(callback: CallbackQuery, notice: str | None) -> None:
+        """Stop the phone's spinner. A press Telegram no longer takes an answer for (handled
+        late, after a restart or a backlog) still gets its replies."""
+        try:
+            await callback.answer(notice[:200] if notice else None)
+        except TelegramBadRequest as exc:
+            log.info("could not answer a button press: %s", exc.message)
 
     async def _edit(self, reply: Reply) -> bool:
         message = self.callback.message if self.callback else None

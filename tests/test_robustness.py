@@ -443,3 +443,23 @@ async def test_nan_and_infinity_are_not_numbers(harness: Harness) -> None:
         calls = await person.send(typed)
         assert [c.text for c in calls] == ["Kirjoita luku 0–60."]
     assert "work_years" not in await answers_of(harness, person.user_id)
+
+
+async def test_a_press_too_old_to_answer_still_gets_its_replies(harness: Harness) -> None:
+    """After a restart or a backlog, Telegram may no longer take an answer to a press: the
+    person still sees the next question, not "something went wrong"."""
+    from aiogram.exceptions import TelegramBadRequest
+
+    person = await onboard(harness)
+    await person.click("Demo")
+    harness.session.fail_next(
+        AnswerCallbackQuery,
+        lambda m: TelegramBadRequest(
+            method=m,
+            message="Bad Request: query is too old and response timeout expired or query ID "
+            "is invalid",
+        ),
+    )
+    calls = await person.click("Alle 30")
+    assert [type(c) for c in calls] == [AnswerCallbackQuery, EditMessageText, SendMessage]
+    assert calls[-1].text == "Mitkä alat kiinnostavat?"
