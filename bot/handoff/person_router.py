@@ -94,10 +94,10 @@ async def feedback(
         req = await service.give_feedback(
             session, person, callback_data.rid, callback_data.score, now=app.clock()
         )
+    with contextlib.suppress(TelegramAPIError):  # too old to answer: the rest still happens
+        await callback.answer(conversation.t("engine.moved_on") if req is None else None)
     if req is None:
-        await callback.answer(conversation.t("engine.moved_on"))
         return
-    await callback.answer()
     message = callback.message
     with contextlib.suppress(TelegramAPIError):
         marked = f"\n\n✔ {callback_data.score}/5"
