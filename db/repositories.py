@@ -70,6 +70,7 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 
 _UPDATES = cast(Table, ProcessedUpdate.__table__)
 _PERSONS = cast(Table, Person.__table__)
+_REQUESTS = cast(Table, HandoffRequest.__table__)
 _ANSWERS = cast(Table, Answer.__table__)
 _STATES = cast(Table, ConversationStateRow.__table__)
 
@@ -179,6 +180,9 @@ def _context_statement(with_person: bool, with_state: bool) -> Callable[[str], S
         if with_person:
             p = _PERSONS.c
             source = source.outerjoin(_PERSONS, p.telegram_id == bindparam("telegram_id"))
+            open_request = (
+                select(_REQUESTS.c.id).where(_REQUESTS.c.open_person_id == p.id).exists()
+            )
             columns += [
                 p.id,
                 p.telegram_id,
@@ -188,6 +192,7 @@ def _context_statement(with_person: bool, with_state: bool) -> Callable[[str], S
                 p.first_seen,
                 p.last_seen,
                 p.blocked_at,
+                open_request.label("open_request"),
             ]
         if with_state:
             c = _STATES.c
@@ -220,6 +225,9 @@ class PersonInfo:
     first_seen: datetime
     last_seen: datetime
     blocked: bool
+    #: whether a coach request of theirs is open (new or taken), as read with the update's
+    #: context; None: not read (ask the handoff requests)
+    open_request: bool | None = None
 
     @property
     def has_consent(self) -> bool:
@@ -402,7 +410,7 @@ class UpdateRepository:
         processed = bool(row.pop(0))
         person = None
         if telegram_id is not None:
-            fields, row = row[:8], row[8:]
+            fields, row = row[:9], row[9:]
             if fields[0] is not None:
                 person = PersonInfo(
                     id=fields[0],
@@ -413,6 +421,7 @@ class UpdateRepository:
                     first_seen=fields[5],
                     last_seen=fields[6],
                     blocked=fields[7] is not None,
+                    open_request=bool(fields[8]),
                 )
         state = None
         if state_key is not None and row[0] is not None:

@@ -3,12 +3,19 @@ re-delivery check that rides on it."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from aiogram.types import Message, Update
 
 from db import Database
-from db.repositories import PersonRepository, StateRepository, UpdateRepository
+from db.repositories import (
+    HandoffRepository,
+    NewRequest,
+    PersonRepository,
+    StateRepository,
+    UpdateRepository,
+)
 
 from .conftest import Harness, statements
 
@@ -35,9 +42,21 @@ async def test_update_context_reads_mark_person_and_state_in_one_statement(
         other = await UpdateRepository(session).context(8)
     assert len(seen) == 1
     assert found.processed
-    assert found.person == person
+    assert found.person == dataclasses.replace(person, open_request=False)
     assert found.state == ("s", {"a": [1, "ö"]})
     assert (other.processed, other.person, other.state) == (False, None, None)
+
+    # ... and whether a coach request of theirs is open, in the same statement
+    async with db.transaction() as session:
+        await HandoffRepository(session).create(
+            NewRequest(person.id, "sv", None, "studies", "chat")
+        )
+    async with db.read() as session:
+        with statements(db) as seen:
+            found = await UpdateRepository(session).context(9, 4242)
+    assert len(seen) == 1
+    assert found.person is not None
+    assert found.person.open_request is True
 
 
 async def test_a_button_press_reads_once_before_its_transaction(harness: Harness) -> None:
@@ -49,6 +68,22 @@ async def test_a_button_press_reads_once_before_its_transaction(harness: Harness
     begin = next(i for i, s in enumerate(seen) if s.startswith("BEGIN"))
     reads = [s for s in seen[:begin] if s.startswith("SELECT")]
     assert len(reads) == 1  # "handled?", the person and the state row together
+
+
+async def test_a_typed_answer_reads_once_before_its_transaction(harness: Harness) -> None:
+    """Typed text could be for a coach: whether a request is open came with that one read."""
+    person = harness.person()
+    await person.send("/start")
+    await person.click("Suomi")
+    await person.click("Kyllä")
+    await person.click("Demo")
+    await person.click("Alle 30")
+    with statements(harness.app.db) as seen:
+        calls = await person.send("12")  # years in work: a typed answer
+    assert calls  # it was answered
+    begin = next(i for i, s in enumerate(seen) if s.startswith("BEGIN"))
+    reads = [s for s in seen[:begin] if s.startswith("SELECT")]
+    assert len(reads) == 1
 
 
 async def test_a_redelivered_update_is_skipped(harness: Harness) -> None:

@@ -44,6 +44,8 @@ async def while_open(
     conversation: Conversation,
     uow: UnitOfWork,
 ) -> None:
+    if person.open_request is False:  # read with the update's context: no need to ask again
+        raise SkipHandler
     req = await _open_request(app, person)
     if req is None:
         raise SkipHandler
