@@ -4,6 +4,7 @@ ciphertext at rest, autoflush kept, and one trip to aiosqlite's thread per state
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,7 @@ async def test_context_in_each_shape(database: Database) -> None:
     assert (nothing.processed, nothing.person, nothing.state) == (False, None, None)
     async with db.transaction() as session:
         person, _ = await PersonRepository(session).ensure(77, "en", now=AT)
+        person = dataclasses.replace(person, open_request=False)  # the context also says this
         await StateRepository(session).put(KEY, 77, state="Flow:in", data={"x": "ä"})
         await UpdateRepository(session).mark(1)
     async with db.read() as session:
