@@ -60,3 +60,17 @@ async def test_language_command_offers_plain_finnish_and_back(bundled: Harness) 
     await person.send("/language")
     await person.click("Suomi")
     assert "Omat tietoni" in person.buttons
+
+
+async def test_talking_to_a_coach_in_plain_finnish(bundled: Harness) -> None:
+    person = bundled.person(3103)
+    await person.send("/start")
+    await person.click("Selkosuomi")
+    await person.click("Kyllä, tallenna")
+    calls = await person.click("Puhu valmentajan kanssa")
+    assert sent_texts(calls) == [
+        "🙋 Voit puhua valmentajan kanssa. Valmentaja on ihminen.\n\nMistä haluat puhua?"
+    ]
+    assert person.buttons[:2] == ["Työn etsiminen", "Uusi ala"]
+    calls = await person.click("Työn etsiminen")
+    assert sent_texts(calls)[-1].startswith("Kerro lyhyesti, missä tarvitset apua.")
