@@ -180,9 +180,7 @@ def _context_statement(with_person: bool, with_state: bool) -> Callable[[str], S
         if with_person:
             p = _PERSONS.c
             source = source.outerjoin(_PERSONS, p.telegram_id == bindparam("telegram_id"))
-            open_request = (
-                select(_REQUESTS.c.id).where(_REQUESTS.c.open_person_id == p.id).exists()
-            )
+            open_request = select(_REQUESTS.c.id).where(_REQUESTS.c.open_person_id == p.id).exists()
             columns += [
                 p.id,
                 p.telegram_id,
