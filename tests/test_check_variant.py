@@ -38,10 +38,12 @@ async def test_choosing_plain_finnish(bundled: Harness) -> None:
     assert person.buttons[:2] == ["Olen työtön", "Työni loppuu pian"]
     calls = await person.click("Olen työtön")
     assert sent_texts(calls) == ["Kuinka kauan olet ollut ilman työtä?"]
-    # a text with no plain version (the help text) falls back to standard Finnish
     calls = await person.send("/help")
-    help_fi = bundled.app.content.texts.get("bot.help", "fi")
-    assert sent_texts(calls)[0] == help_fi
+    assert sent_texts(calls)[0].startswith("Olen Urapolku. Olen botti.\nVastaa minulle")
+    # a text with no plain version falls back to standard Finnish
+    calls = await person.send("/restart")
+    assert sent_texts(calls)[0] == bundled.app.content.texts.get("bot.restarted", "fi")
+    assert sent_texts(calls)[0] == "Selvä, aloitetaan alusta."
 
 
 async def test_language_command_offers_plain_finnish_and_back(bundled: Harness) -> None:
