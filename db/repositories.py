@@ -1614,8 +1614,9 @@ class EventRepository:
         return [_signup_info(row) for row in rows]
 
     async def upcoming_without_notice(self, since: datetime, kind: str) -> list[SignupInfo]:
-        """Everyone's seats and places in line at occurrences from ``since`` on that have no
-        notice of ``kind`` queued, sent or failed (a skipped one may be queued again)."""
+        """Seats and places in line at occurrences from ``since`` on, of people who have not
+        blocked the bot, that have no notice of ``kind`` queued, sent or failed (a skipped one
+        may be queued again: the reason it was skipped may have passed)."""
         noticed = select(EventNotice.id).where(
             EventNotice.signup_id == EventSignup.id,
             EventNotice.kind == kind,
@@ -1623,9 +1624,11 @@ class EventRepository:
         )
         rows = await self.session.scalars(
             select(EventSignup)
+            .join(Person, Person.id == EventSignup.person_id)
             .where(
                 EventSignup.starts_at >= since,
                 EventSignup.status.in_((SIGNUP_ACTIVE, SIGNUP_WAITING)),
+                Person.blocked_at.is_(None),
                 ~noticed.exists(),
             )
             .order_by(EventSignup.id)

@@ -1011,6 +1011,23 @@ async def test_a_moved_date_is_told_once_to_seats_and_the_waiting_list(h: Harnes
     assert await find_moved(h.app, h.bot) == 0
 
 
+async def test_someone_who_blocked_the_bot_is_told_of_a_move_once_they_are_back(
+    h: Harness,
+) -> None:
+    person = await signed_up(h, 1001)
+    async with h.app.db.transaction() as session:
+        await PersonRepository(session).mark_blocked(1001, now=NOW)
+    edit_catalogue(h, first_run_a_week_later)
+    for _ in range(3):  # not queued again and again while blocked
+        assert await find_moved(h.app, h.bot) == 0
+    assert ("moved", "pending") not in await notices(h)
+    await person.send("/menu")  # writing again unblocks
+    assert await find_moved(h.app, h.bot) == 1
+    start = len(h.session.calls)
+    assert await send_notices(h.app, h.bot) == 1
+    assert [m.text for m in sent(h.session.calls[start:])] == [MOVED]
+
+
 async def test_a_removed_item_and_a_date_put_back_in_time(h: Harness) -> None:
     await signed_up(h, 1001)
     bundled = h.app.content
