@@ -61,6 +61,13 @@ async def reset_person(app: App, telegram_id: int) -> None:
         await PersonRepository(session).delete_by_telegram_id(telegram_id)
 
 
+async def _known_language(app: App, telegram_id: int) -> str | None:
+    """The language of someone who has talked to the bot before (None: someone new)."""
+    async with app.db.read() as session:
+        person = await PersonRepository(session).by_telegram_id(telegram_id)
+    return person.language if person is not None else None
+
+
 async def chat(
     app: App,
     *,
@@ -86,8 +93,9 @@ async def chat(
         language_code=language,
         update_ids=itertools.count(time.time_ns() // 1000),
     )
-    # before a language is chosen, how to use the chat is said in each language, as the
-    # language question itself is
+    # how to use the chat: in the person's language, or, before one is chosen, in each (as
+    # the language question itself is)
+    language = language or await _known_language(app, user_id)
     for lang in [language] if language else LANGUAGES:
         out.write(app.t("terminal.intro", lang) + "\n")
     await client.send("/start")

@@ -68,6 +68,9 @@ def test_chat_resumes_and_reset_starts_over(tmp_path: Path) -> None:
     run_chat(tmp_path, ["1", "1", "1"], "--user-id", "8")
     resumed = run_chat(tmp_path, [], "--user-id", "8")
     assert "WELCOME-BACK-fi" in resumed.stdout
+    # someone known is told how to use the chat in their own language only
+    assert "INTRO-fi" in resumed.stdout
+    assert "INTRO-sv" not in resumed.stdout
     assert "Ikäryhmä?" in resumed.stdout
     fresh = run_chat(tmp_path, [], "--user-id", "8", "--reset")
     assert "WELCOME-BACK" not in fresh.stdout
