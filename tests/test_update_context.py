@@ -18,6 +18,7 @@ from db.repositories import (
 )
 
 from .conftest import Harness, statements
+from .handoff_support import onboard
 
 
 async def test_update_context_reads_mark_person_and_state_in_one_statement(
@@ -72,10 +73,7 @@ async def test_a_button_press_reads_once_before_its_transaction(harness: Harness
 
 async def test_a_typed_answer_reads_once_before_its_transaction(harness: Harness) -> None:
     """Typed text could be for a coach: whether a request is open came with that one read."""
-    person = harness.person()
-    await person.send("/start")
-    await person.click("Suomi")
-    await person.click("Kyllä")
+    person = await onboard(harness)
     await person.click("Demo")
     await person.click("Alle 30")
     with statements(harness.app.db) as seen:
