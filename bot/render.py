@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -63,6 +63,16 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return chunks
 
 
+async def answer_press(callback: CallbackQuery, notice: str | None = None) -> None:
+    """Stop the phone's spinner (with a short notice, if any). A press Telegram no longer
+    takes an answer for (handled late, after a restart or a backlog) is logged, and whatever
+    the press does next still happens."""
+    try:
+        await callback.answer(notice[:200] if notice else None)
+    except TelegramAPIError as exc:
+        log.info("could not answer a button press: %s", exc.message)
+
+
 def _same(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
     current = message.reply_markup.model_dump(exclude_none=True) if message.reply_markup else None
     new = markup.model_dump(exclude_none=True) if markup else None
@@ -83,7 +93,7 @@ class Delivery:
     async def send(self, turn: Turn) -> None:
         try:
             if self.callback is not None:
-                await self._answer(self.callback, turn.notice)
+                await answer_press(self.callback, turn.notice)
             edited = False
             with answers_unread():  # what Telegram returns is not used here
                 for reply in turn.replies:
@@ -95,15 +105,6 @@ class Delivery:
         except TelegramForbiddenError:
             self.blocked = True
             log.info("chat %s has blocked the bot", self.chat_id)
-
-    @staticmethod
-    async def _answer(callback: CallbackQuery, notice: str | None) -> None:
-        """Stop the phone's spinner. A press Telegram no longer takes an answer for (handled
-        late, after a restart or a backlog) still gets its replies."""
-        try:
-            await callback.answer(notice[:200] if notice else None)
-        except TelegramBadRequest as exc:
-            log.info("could not answer a button press: %s", exc.message)
 
     async def _edit(self, reply: Reply) -> bool:
         message = self.callback.message if self.callback else None

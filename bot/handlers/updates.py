@@ -26,11 +26,11 @@ from typing import Final
 
 from aiogram import Router
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.app import App
 from bot.middlewares.unit_of_work import UnitOfWork
+from bot.render import answer_press
 from db.repositories import PersonRepository
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,7 @@ async def ignore(event: Message) -> None:
 
 async def stray_button(callback: CallbackQuery) -> None:
     """A press nobody else handles: stop the spinner, nothing else."""
-    try:
-        await callback.answer()
-    except TelegramAPIError:  # too old to answer: nothing to do
-        log.info("could not answer a stray button press")
+    await answer_press(callback)
 
 
 def build_router() -> Router:

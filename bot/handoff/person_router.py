@@ -24,6 +24,7 @@ from bot.conversation import Conversation
 from bot.engine.output import Reply
 from bot.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.middlewares.unit_of_work import UnitOfWork
+from bot.render import answer_press
 from db.repositories import CLAIMED, HandoffRepository, PersonInfo, RequestInfo
 
 from . import service
@@ -96,8 +97,7 @@ async def feedback(
         req = await service.give_feedback(
             session, person, callback_data.rid, callback_data.score, now=app.clock()
         )
-    with contextlib.suppress(TelegramAPIError):  # too old to answer: the rest still happens
-        await callback.answer(conversation.t("engine.moved_on") if req is None else None)
+    await answer_press(callback, conversation.t("engine.moved_on") if req is None else None)
     if req is None:
         return
     message = callback.message
