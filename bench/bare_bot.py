@@ -7,7 +7,7 @@ whatever the real bot costs on top of this is the real bot's own.
     python bench/bare_bot.py --api http://127.0.0.1:8081 --token 123:abc [--tuned]
 
 ``--tuned`` gives the bare bot what the real bot has beyond stock aiogram that is not its own
-work: uvloop as the event loop and orjson for the Bot API's JSON (bot/eventloop.py,
+work: uvloop as the event loop and orjson for the Bot API's JSON (bot/runtime/eventloop.py,
 bot/factory.py). The benchmark can then say how much of a ratio is that tuning.
 """
 

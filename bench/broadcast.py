@@ -37,17 +37,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sqlalchemy import func, select  # noqa: E402
 from throughput import fresh_postgres  # noqa: E402
 
-from bot.actions import build_registry  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.catalogue import HELSINKI  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.content import load_content  # noqa: E402
-from bot.events import jobs as events_jobs  # noqa: E402
-from bot.events.browser import DAY_BEFORE  # noqa: E402
+from bot.content.snapshot import load_content  # noqa: E402
 from bot.factory import configure_data_key, create_bot  # noqa: E402
-from bot.scheduler import Scheduler  # noqa: E402
-from bot.sharedlimit import shared_limiter  # noqa: E402
-from bot.workers import worker_rate  # noqa: E402
+from bot.features import build_registry  # noqa: E402
+from bot.features.events import jobs as events_jobs  # noqa: E402
+from bot.features.events.browser import DAY_BEFORE  # noqa: E402
+from bot.runtime.scheduler import Scheduler  # noqa: E402
+from bot.runtime.workers import worker_rate  # noqa: E402
+from bot.telegram.limits.shared import shared_limiter  # noqa: E402
 from db import Database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import EventNotice, EventSignup, Person  # noqa: E402
@@ -263,7 +263,7 @@ async def main() -> None:
     parser.add_argument(
         "--redis",
         action="store_true",
-        help="the workers share the overall rate through Redis on 127.0.0.1 (bot.sharedlimit)",
+        help="the workers share the overall rate through Redis on 127.0.0.1 (bot.telegram.limits.shared)",
     )
     parser.add_argument(
         "--lanes", type=int, default=None, help="reminders in flight at once (events LANES)"

@@ -2,7 +2,7 @@
 
 People walk the same turns as in bench/throughput.py (/start, then the first button or a typed
 answer), one after another, through the real Dispatcher of each bot; Bot API calls are answered
-by the offline session (bot/offline.py) instead of a server. The figure is the CPU time spent
+by the offline session (bot/telegram/offline.py) instead of a server. The figure is the CPU time spent
 inside ``Dispatcher.feed_update`` per update: the handlers, middlewares, database and engine,
 without the cost of HTTP or of the Bot API stand-in, so it moves much less between runs than
 the throughput benchmark and shows what the bot's own code costs.
@@ -41,9 +41,9 @@ from aiogram.types import Update  # noqa: E402
 from throughput import DONE, TYPED, next_button  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.eventloop import settle_heap  # noqa: E402
 from bot.factory import build_app, create_bot, create_dispatcher  # noqa: E402
-from bot.offline import ChatClient, OfflineSession  # noqa: E402
+from bot.runtime.eventloop import settle_heap  # noqa: E402
+from bot.telegram.offline import ChatClient, OfflineSession  # noqa: E402
 
 TOKEN = "42:BENCHMARK-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -119,10 +119,10 @@ class Phases:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from bot.conversation import Conversation
         from bot.engine.runner import Engine
-        from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
-        from bot.storage import SqlStorage
+        from bot.telegram.conversation import Conversation
+        from bot.telegram.fsm.sql import SqlStorage
+        from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
         from db import Database
         from db.repositories import AnswerRepository, StateRepository, UpdateRepository
 

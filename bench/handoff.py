@@ -34,14 +34,14 @@ from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 from sqlalchemy import func, select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.config import Settings
-from bot.content import load_content
+from bot.content.snapshot import load_content
 from bot.engine.actions import ActionContext, ActionResult
 from bot.factory import create_bot, create_dispatcher
-from bot.handoff.outbox import deliver_outbox
-from bot.offline import ChatClient, OfflineSession
+from bot.features import build_registry
+from bot.features.handoff.outbox import deliver_outbox
+from bot.telegram.offline import ChatClient, OfflineSession
 from db import Database
 from db.migrate import upgrade
 from db.models import HandoffRequest, OutboxMessage

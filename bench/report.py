@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.config import Settings
-from bot.content import load_content
-from bot.reports.report import build_report, to_text
+from bot.content.snapshot import load_content
+from bot.features import build_registry
+from bot.features.reports.report import build_report, to_text
 from db import Database
 from db.migrate import upgrade
 from db.models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person

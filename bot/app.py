@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.content import ENTRY_DIALOG, HOME, Content
+from bot.content.snapshot import ENTRY_DIALOG, HOME, Content
 from bot.engine.actions import ActionRegistry
 from bot.engine.runner import Engine
 from bot.engine.schema import ChoiceStep, InputStep
@@ -26,7 +26,7 @@ class App:
     clock: Callable[[], datetime] = utcnow
     #: background jobs (set when the bot runs); features may wake a job after queueing work
     scheduler: Any = None
-    #: watches the content files and swaps :attr:`content` (``bot.reload``); set on first use
+    #: watches the content files and swaps :attr:`content` (``bot.content.reload``); set on first use
     reloader: Any = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _plain_keys: tuple[object, frozenset[str]] | None = field(default=None, init=False, repr=False)

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.eventloop import run_service
+from bot.content.source import ContentError, Problem, Severity
+from bot.features.reports import cli as report_cli
 from bot.logsetup import setup_logging
-from bot.reports import cli as report_cli
-from bot.yamlsource import ContentError, Problem, Severity
+from bot.runtime.eventloop import run_service
 
 if TYPE_CHECKING:
     from bot.engine.schema import Dialog
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
         if args.command == "purge":
-            from bot.privacy.cli import purge_command
+            from bot.features.privacy.cli import purge_command
 
             return asyncio.run(purge_command(settings, dry_run=args.dry_run))
         if args.command == "coach":
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                         file=sys.stderr,
                     )
                     return EXIT_USAGE
-                from bot.workers import run_workers
+                from bot.runtime.workers import run_workers
 
                 return run_workers(settings, args.workers)
             return run_service(_run(settings, webhook=args.webhook))
@@ -241,8 +241,8 @@ def _check(settings: Settings, fmt: str, files: list[str] | None = None) -> int:
     """Exit code 0 when there are no errors (warnings and notes alone are fine), else 1."""
     from pathlib import Path
 
-    from bot.actions import build_registry
-    from bot.content import check_content, check_files
+    from bot.content.snapshot import check_content, check_files
+    from bot.features import build_registry
 
     if files:
         problems = check_files(
@@ -305,10 +305,10 @@ def _painter(stream: object) -> Callable[[Problem], str]:
 def _graph(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from bot.content.graph import DialogGraph, GraphError, render, to_dot, to_mermaid
+    from bot.content.source import suggest
     from bot.engine.loader import apply_text_overrides, load_dialogs
     from bot.engine.texts import load_texts_collecting
-    from bot.graph import DialogGraph, GraphError, render, to_dot, to_mermaid
-    from bot.yamlsource import suggest
 
     dialogs, problems = load_dialogs(settings.dialogs_dir)
     texts, _ = load_texts_collecting(settings.texts_dir, settings.default_language)
@@ -386,7 +386,7 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _coach(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.handoff.admin import add_coach, list_coaches, remove_coach
+    from bot.features.handoff.admin import add_coach, list_coaches, remove_coach
 
     async with _database(settings) as database:
         if args.coach_command == "add":
@@ -419,7 +419,7 @@ async def _qr(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.catalogue import load_catalogue
-    from bot.events.qr import QrError, bot_username, clean_username, deep_link, write_qr
+    from bot.features.events.qr import QrError, bot_username, clean_username, deep_link, write_qr
 
     catalogue = load_catalogue(settings.catalogue_dir)
     if args.item_id not in catalogue:
@@ -446,7 +446,7 @@ async def _chat(
     settings: Settings, user_id: int, language: str | None, name: str, reset: bool
 ) -> int:
     from bot.factory import build_app
-    from bot.terminal import chat, reset_person
+    from bot.telegram.terminal import chat, reset_person
 
     # Flood control protects the Telegram bot; an editor pasting answers here is not a flood.
     app = await build_app(settings.model_copy(update={"flood_limit": 1_000_000}))
@@ -462,7 +462,6 @@ async def _chat(
 async def _run(settings: Settings, *, webhook: bool = False) -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
-    from bot.eventloop import settle_heap
     from bot.factory import (
         ALLOWED_UPDATES,
         build_scheduler,
@@ -471,7 +470,8 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
         introduce,
         start_app,
     )
-    from bot.polling import poll
+    from bot.runtime.eventloop import settle_heap
+    from bot.runtime.polling import poll
 
     app = await start_app(settings)
     bot = create_bot(settings)
@@ -487,7 +487,7 @@ async def _run(settings: Settings, *, webhook: bool = False) -> int:
         settle_heap()
         try:
             if webhook:
-                from bot.webhook import serve
+                from bot.runtime.webhook import serve
 
                 await serve(app, bot, dispatcher, stop=stop, allowed_updates=ALLOWED_UPDATES)
             else:
@@ -576,7 +576,7 @@ async def _rekey(settings: Settings, *, new_key: bool) -> int:
     if settings.redis_url:
         from redis.exceptions import RedisError
 
-        from bot.redis_state import rekey_redis
+        from bot.telegram.fsm.redis import rekey_redis
 
         try:
             in_redis = await rekey_redis(settings.redis_url)

@@ -18,30 +18,30 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from sqlalchemy.engine import make_url
 
-from bot import reload as content_reload
-from bot.actions import build_registry
 from bot.app import App
 from bot.config import ConfigError, Settings
-from bot.content import LANGUAGES, load_content
-from bot.events import jobs as events_jobs
-from bot.events import router as events
-from bot.followup import attendance as followup_attendance
-from bot.followup import jobs as followup_jobs
-from bot.handlers import errors, private, updates
-from bot.handoff import admin as handoff_admin
-from bot.handoff import coach_router as handoff_coach
-from bot.handoff import jobs as handoff_jobs
-from bot.handoff import person_router as handoff_person
-from bot.middlewares.person import PersonMiddleware
-from bot.middlewares.state import ChatLockMiddleware, state_middleware
-from bot.middlewares.unit_of_work import UnitOfWorkMiddleware
-from bot.privacy import router as privacy_router
-from bot.privacy import service as privacy_service
-from bot.ratelimit import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
-from bot.reports import router as reports_router
-from bot.scheduler import Scheduler
-from bot.storage import SqlStorage
-from bot.telegram_session import JsonBodySession, PinResponseTypes, RetryMiddleware
+from bot.content import reload as content_reload
+from bot.content.snapshot import LANGUAGES, load_content
+from bot.features import build_registry
+from bot.features.events import jobs as events_jobs
+from bot.features.events import router as events
+from bot.features.followup import attendance as followup_attendance
+from bot.features.followup import jobs as followup_jobs
+from bot.features.handoff import admin as handoff_admin
+from bot.features.handoff import coach_router as handoff_coach
+from bot.features.handoff import jobs as handoff_jobs
+from bot.features.handoff import person_router as handoff_person
+from bot.features.privacy import router as privacy_router
+from bot.features.privacy import service as privacy_service
+from bot.features.reports import router as reports_router
+from bot.runtime.scheduler import Scheduler
+from bot.telegram.fsm.sql import SqlStorage
+from bot.telegram.handlers import errors, private, updates
+from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
+from bot.telegram.middlewares.person import PersonMiddleware
+from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
+from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.telegram.session import JsonBodySession, PinResponseTypes, RetryMiddleware
 from db import Database, crypto
 from db.database import normalise_url
 
@@ -185,7 +185,7 @@ def create_storage(app: App) -> tuple[BaseStorage, BaseEventIsolation]:
     if url:
         from aiogram.fsm.storage.redis import RedisEventIsolation
 
-        from bot.redis_state import redis_storage
+        from bot.telegram.fsm.redis import redis_storage
 
         storage = redis_storage(url)
         return storage, RedisEventIsolation(redis=storage.redis)
@@ -197,7 +197,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         storage, isolation = create_storage(app)
     else:
         isolation = SimpleEventIsolation()
-    # The FSM middleware is split (bot/middlewares/state.py): the chat's lock first, the
+    # The FSM middleware is split (bot/telegram/middlewares/state.py): the chat's lock first, the
     # state read together with the "handled?" mark and the person, then the FSM context.
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True, app=app)
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))

@@ -1664,7 +1664,7 @@ class _ChatHandle:
         """Wait until the bot has confirmed this chat's updates (a ``getUpdates`` with a later
         offset) and made no call for this chat (none in progress either) for ``quiet`` seconds.
 
-        A bot that confirms an update only after handling it (bot/polling.py) is thereby waited
+        A bot that confirms an update only after handling it (bot/runtime/polling.py) is thereby waited
         for even while it holds a reply back for its own rate limiter."""
         deadline = time.monotonic() + timeout
         while True:

@@ -16,14 +16,14 @@ import pytest
 from aiogram import Bot, Dispatcher
 from sqlalchemy import event
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.config import Settings
-from bot.content import load_content
+from bot.content.snapshot import load_content
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
 from bot.factory import create_bot, create_dispatcher
-from bot.offline import ChatClient, OfflineSession
+from bot.features import build_registry
+from bot.telegram.offline import ChatClient, OfflineSession
 from db import Database, crypto
 from db.migrate import upgrade
 

@@ -16,8 +16,8 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
 from bot.app import App
-from bot.handoff.outbox import deliver_outbox
-from bot.offline import ChatClient
+from bot.features.handoff.outbox import deliver_outbox
+from bot.telegram.offline import ChatClient
 from db.models import HandoffRequest
 from db.repositories import CoachRepository, HandoffRepository, PersonRepository, RequestInfo
 

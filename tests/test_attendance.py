@@ -13,9 +13,9 @@ import pytest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 from aiogram.types import Message
 
-from bot.actions import build_registry
 from bot.catalogue import HELSINKI
-from bot.followup.attendance import AttendanceAction
+from bot.features import build_registry
+from bot.features.followup.attendance import AttendanceAction
 from db.followups import FollowupRepository
 from db.repositories import CoachRepository, EventRepository, PersonRepository
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.actions import build_registry
-from bot.events.jobs import send_notices
 from bot.factory import create_bot
-from bot.ratelimit import OutgoingLimiter
-from bot.sharedlimit import SharedOutgoingLimiter, SharedWindow
+from bot.features import build_registry
+from bot.features.events.jobs import send_notices
+from bot.telegram.limits.local import OutgoingLimiter
+from bot.telegram.limits.shared import SharedOutgoingLimiter, SharedWindow
 from db.models import EventNotice
 from tests.botapi_stub import BotAPIStub
 

@@ -29,8 +29,8 @@ from bot.catalogue import (
 from bot.catalogue.schedule import range_days
 from bot.catalogue.schema import Item
 from bot.catalogue.tags import KINDS, MUNICIPALITIES, TOPICS, text_params
+from bot.content.source import ContentError, Severity
 from bot.engine.texts import load_texts_collecting
-from bot.yamlsource import ContentError, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "content" / "catalogue"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import check_content, check_files
+from bot.content.snapshot import check_content, check_files
+from bot.content.source import Severity
 from bot.engine.schema import ChoiceStep, MessageStep
-from bot.yamlsource import Severity
 
 from .conftest import FIXTURES, ROOT, registry_with_echo
 
@@ -355,7 +355,7 @@ def test_cli_exit_codes_json_and_no_colour_when_piped(
 
 def test_colour_only_on_a_terminal_without_no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.cli import _painter
-    from bot.yamlsource import Problem
+    from bot.content.source import Problem
 
     class Tty:
         def isatty(self) -> bool:

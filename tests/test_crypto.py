@@ -18,7 +18,7 @@ from sqlalchemy.exc import StatementError
 from bot.app import App
 from bot.config import ConfigError, load_settings
 from bot.factory import configure_data_key, dev_key_path
-from bot.offline import ChatClient
+from bot.telegram.offline import ChatClient
 from db import Database, crypto
 from db.migrate import upgrade
 from db.repositories import (

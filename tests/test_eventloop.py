@@ -1,4 +1,4 @@
-"""The serving process's heap (bot/eventloop.py settle_heap): what start-up built is kept out
+"""The serving process's heap (bot/runtime/eventloop.py settle_heap): what start-up built is kept out
 of the garbage collector's full collections, and content replaced later is still collected."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.eventloop import SERVING_GC_THRESHOLD, settle_heap
+from bot.runtime.eventloop import SERVING_GC_THRESHOLD, settle_heap
 
 
 class Node:

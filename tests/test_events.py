@@ -18,13 +18,13 @@ from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, SendMessage
 from sqlalchemy import select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.engine.state import ConversationState
-from bot.events import callbacks as cb
-from bot.events.jobs import find_moved, send_notices
-from bot.offline import ChatClient
+from bot.features import build_registry
+from bot.features.events import callbacks as cb
+from bot.features.events.jobs import find_moved, send_notices
+from bot.telegram.offline import ChatClient
 from db.models import EventNotice, EventSignup
 from db.repositories import (
     SEATED,
@@ -896,7 +896,7 @@ async def test_every_button_fits_in_64_bytes_and_30_characters(h: Harness) -> No
         assert len(data.encode()) <= 64
         assert cb.parse(data) is not None or action not in cb.ITEM_ACTIONS
     assert all(len(item.id) <= 32 for item in catalogue)
-    from bot.content import LANGUAGES
+    from bot.content.snapshot import LANGUAGES
 
     for language in LANGUAGES:
         table = h.app.content.texts.texts[language]
@@ -917,8 +917,8 @@ async def test_a_button_on_a_message_too_old_to_edit_answers_with_a_new_one(h: H
 
 async def test_reminders_go_through_the_outgoing_rate_limiter(h: Harness) -> None:
     from bot.factory import create_bot
-    from bot.offline import OfflineSession
-    from bot.ratelimit import OutgoingLimiter
+    from bot.telegram.limits.local import OutgoingLimiter
+    from bot.telegram.offline import OfflineSession
 
     from .conftest import TEST_TOKEN
 

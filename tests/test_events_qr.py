@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from bot.cli import main
-from bot.events.qr import QrError, clean_username, deep_link, qr_code
+from bot.features.events.qr import QrError, clean_username, deep_link, qr_code
 
 from .botapi_stub import BotAPIStub
 from .conftest import ROOT, TEST_TOKEN

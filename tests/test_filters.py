@@ -1,4 +1,4 @@
-"""No filter or handler of the bot runs in a worker thread (bot/filters.py says why)."""
+"""No filter or handler of the bot runs in a worker thread (bot/telegram/filters.py says why)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiogram import F, Router
 from aiogram.dispatcher.event.handler import CallableObject
 from aiogram.types import Message
 
-from bot.filters import Magic
+from bot.telegram.filters import Magic
 
 from .conftest import make_app, make_harness, make_settings
 

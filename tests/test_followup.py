@@ -15,11 +15,11 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.factory import build_scheduler
-from bot.followup.jobs import BUSY_RETRY, send_followups
-from bot.followup.schedule import FOLLOWUP_JOB
+from bot.features import build_registry
+from bot.features.followup.jobs import BUSY_RETRY, send_followups
+from bot.features.followup.schedule import FOLLOWUP_JOB
 from db.followups import SOURCE_ATTENDED, SOURCE_REQUEST, FollowupInfo, FollowupRepository
 from db.models import Event
 from db.repositories import AnswerRepository, CoachRepository, PersonRepository

@@ -44,15 +44,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.engine.state import ConversationState
-from bot.events.jobs import send_notices
 from bot.factory import create_bot, create_dispatcher
-from bot.handoff.jobs import handoff_timers
-from bot.handoff.outbox import deliver_outbox
-from bot.offline import BOT_USER, ChatClient, OfflineSession
-from bot.ratelimit import SENDS
+from bot.features import build_registry
+from bot.features.events.jobs import send_notices
+from bot.features.handoff.jobs import handoff_timers
+from bot.features.handoff.outbox import deliver_outbox
+from bot.telegram.limits.local import SENDS
+from bot.telegram.offline import BOT_USER, ChatClient, OfflineSession
 from db.models import (
     Answer,
     ConversationStateRow,

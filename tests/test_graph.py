@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.graph import DialogGraph, GraphError, render, shorten, to_dot, to_mermaid
 from bot.engine.loader import apply_text_overrides, load_dialogs
 from bot.engine.texts import load_texts_collecting
-from bot.graph import DialogGraph, GraphError, render, shorten, to_dot, to_mermaid
 
 from .conftest import FIXTURES, ROOT
 

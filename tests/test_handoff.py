@@ -29,8 +29,8 @@ from aiogram.types import ForceReply
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.handoff.cards import CLAIM, CLOSE, OUTCOME, CardAction
-from bot.offline import ChatClient
+from bot.features.handoff.cards import CLAIM, CLOSE, OUTCOME, CardAction
+from bot.telegram.offline import ChatClient
 from db.models import OutboxMessage, RelayMessage
 from db.repositories import (
     CLAIMED,
@@ -628,7 +628,7 @@ async def test_cannot_connect_is_retried_a_crash_mid_send_is_unknown(h: Harness)
     assert (row.status, row.last_error) == ("pending", "connect")
     # a worker claims the row and dies before it can record anything
     async with h.app.db.transaction() as session:
-        from bot.handoff.outbox import LEASE
+        from bot.features.handoff.outbox import LEASE
 
         clock(h).advance(seconds=10)
         assert await OutboxRepository(session).claim(row.id, now=clock(h).now, lease=LEASE)
@@ -725,7 +725,7 @@ async def test_queue_and_mine(h: Harness) -> None:
 
 
 async def test_reannounce_remind_and_digest(h: Harness) -> None:
-    from bot.handoff.jobs import handoff_timers
+    from bot.features.handoff.jobs import handoff_timers
 
     anna = coach(h, ANNA, "Anna")
     clock(h).set_local(2026, 3, 6, 13, 0)  # Friday: that day's digest
@@ -833,7 +833,7 @@ async def test_anonymising_a_person_keeps_the_counts(h: Harness) -> None:
 
 async def erase(h: Harness, telegram_id: int = PERSON) -> None:
     """What /delete (or the retention purge) does, in its own transaction."""
-    from bot.privacy.service import erase_person
+    from bot.features.privacy.service import erase_person
     from db.privacy import Subject
 
     async with h.app.db.transaction() as session:

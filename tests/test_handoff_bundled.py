@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.engine.actions import ActionContext, ActionResult
+from bot.features import build_registry
 
 from .conftest import Harness, make_app, make_harness, make_settings
 from .handoff_support import (

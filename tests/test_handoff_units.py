@@ -14,10 +14,10 @@ import yaml
 from bot.app import App
 from bot.cli import main
 from bot.engine.texts import load_texts_collecting
-from bot.handoff.cards import OUTCOMES, Labels, card_text
-from bot.handoff.content import check_handoff_content
-from bot.handoff.office_hours import OfficeHours
-from bot.handoff.service import PHONE_PATTERN, normalise_phone
+from bot.features.handoff.cards import OUTCOMES, Labels, card_text
+from bot.features.handoff.office_hours import OfficeHours
+from bot.features.handoff.section import check_handoff_content
+from bot.features.handoff.service import PHONE_PATTERN, normalise_phone
 from db.repositories import CoachRepository, RequestInfo
 
 from .conftest import ROOT, Harness, make_harness
@@ -214,7 +214,7 @@ def test_bundled_files_are_valid_and_every_text_exists_in_every_language() -> No
     catalogue, text_problems = load_texts_collecting(CONTENT / "texts", "fi")
     assert not [p for p in text_problems if "handoff" in p.file or "defined twice" in p.message]
     source = "\n".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "bot" / "handoff").glob("*.py")
+        p.read_text(encoding="utf-8") for p in (ROOT / "bot" / "features" / "handoff").glob("*.py")
     )
     keys = set(re.findall(r"""["']((?:coach|handoff)\.[a-z_]+(?:\.[a-z_]+)*)["']""", source))
     keys -= {"handoff.outbox", "handoff.timers"}  # job names

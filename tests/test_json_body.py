@@ -1,4 +1,4 @@
-"""Bot API calls as one JSON body (bot/telegram_session.py JsonBodySession): the Bot API
+"""Bot API calls as one JSON body (bot/telegram/session.py JsonBodySession): the Bot API
 receives exactly the parameters aiogram's multipart form would carry; calls with a file keep
 the form; errors read as aiogram reads them."""
 
@@ -23,7 +23,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.telegram_session import JsonBodySession
+from bot.telegram.session import JsonBodySession
 
 from .botapi_stub import BotAPIStub
 
@@ -157,7 +157,7 @@ async def test_errors_read_as_aiogram_reads_them(stub: BotAPIStub) -> None:
 async def test_answers_unread_skip_the_message_model_but_not_the_errors(stub: BotAPIStub) -> None:
     from aiogram.types import Message
 
-    from bot.telegram_session import Unread, answers_unread
+    from bot.telegram.session import Unread, answers_unread
 
     bot = Bot(TOKEN, JsonBodySession(stub.base_url), DEFAULTS)
     await stub.user(5001).send("hei")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.source import Severity
 from bot.engine.loader import lint_dialogs, load_dialogs
 from bot.engine.texts import load_texts_collecting
-from bot.yamlsource import Severity
 
 from .conftest import FIXTURES
 
@@ -142,7 +142,7 @@ def test_texts_defined_twice_are_an_error(tmp_path: Path) -> None:
 
 
 def test_plain_values_follow_yaml_1_2() -> None:
-    from bot.yamlsource import parse_yaml
+    from bot.content.source import parse_yaml
 
     doc = parse_yaml(
         "a: 30_49\nb: 9:00\nc: 08100\nd: no\ne: 12\nf: -3.5\ng: true\n", Path("x.yaml")

@@ -83,7 +83,7 @@ async def test_the_token_is_masked_wherever_a_library_logs_it(
     try:
         raise ConnectionError(f"Cannot connect to {url}")
     except ConnectionError:
-        logging.getLogger("bot.polling").exception("update %s could not be handled", 7)
+        logging.getLogger("bot.runtime.polling").exception("update %s could not be handled", 7)
     logged = everything_logged(caplog)
     assert TEST_TOKEN not in logged
     assert REAL_LOOKING_TOKEN not in logged

@@ -1,4 +1,4 @@
-"""The pipelined polling loop (bot/polling.py) against a scripted Telegram that, like the real
+"""The pipelined polling loop (bot/runtime/polling.py) against a scripted Telegram that, like the real
 one, hands out every update from the offset on until the offset moves past it."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update, User
 
-from bot.polling import CONCURRENCY, Pipeline, poll
+from bot.runtime.polling import CONCURRENCY, Pipeline, poll
 
 TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 

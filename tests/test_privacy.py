@@ -23,11 +23,11 @@ from aiogram.methods import (
 )
 from sqlalchemy import MetaData, select
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.factory import set_commands
-from bot.offline import ChatClient
+from bot.features import build_registry
+from bot.telegram.offline import ChatClient
 from db import Database
 from db.models import Base, Person
 from db.repositories import (
@@ -561,7 +561,7 @@ async def test_command_menu_has_the_privacy_commands_in_every_language(hs: Harne
 
 
 def test_the_bundled_privacy_notice_is_valid() -> None:
-    from bot.privacy.notice import check_privacy_content
+    from bot.features.privacy.notice import check_privacy_content
     from tests.conftest import ROOT
 
     content, problems = check_privacy_content(ROOT / "content")
@@ -574,8 +574,8 @@ def test_the_bundled_privacy_notice_is_valid() -> None:
 def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None:
     import shutil
 
-    from bot.content import check_content
-    from bot.yamlsource import Severity
+    from bot.content.snapshot import check_content
+    from bot.content.source import Severity
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "content", tmp_path / "content")
@@ -608,8 +608,8 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
 
 
 def test_without_a_privacy_file_check_warns_and_privacy_still_answers(tmp_path: Path) -> None:
-    from bot.privacy.notice import check_privacy_content
-    from bot.yamlsource import Severity
+    from bot.content.source import Severity
+    from bot.features.privacy.notice import check_privacy_content
 
     content, problems = check_privacy_content(tmp_path)
     assert content is not None

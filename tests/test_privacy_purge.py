@@ -12,13 +12,13 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select, update
 
-from bot.actions import build_registry
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.cli import main
 from bot.factory import build_scheduler, create_bot, create_dispatcher
-from bot.offline import OfflineSession
-from bot.privacy.service import PURGE_JOB, purge
+from bot.features import build_registry
+from bot.features.privacy.service import PURGE_JOB, purge
+from bot.telegram.offline import OfflineSession
 from db import Database
 from db.models import (
     Answer,

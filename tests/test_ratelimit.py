@@ -7,7 +7,7 @@ from pathlib import Path
 from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
-from bot.ratelimit import OutgoingLimiter
+from bot.telegram.limits.local import OutgoingLimiter
 from db.models import ProcessedUpdate
 
 from .conftest import make_app, make_harness, make_settings
@@ -55,7 +55,7 @@ async def test_send_that_may_have_arrived_is_not_repeated(harness: object) -> No
     """A timeout after a message left must not deliver it twice; 'cannot connect' is retried."""
     from aiogram.exceptions import TelegramNetworkError
 
-    from bot.telegram_session import RetryMiddleware
+    from bot.telegram.session import RetryMiddleware
 
     h = harness  # type: ignore[assignment]
     for middleware in h.bot.session.middleware._middlewares:  # type: ignore[attr-defined]

@@ -12,9 +12,9 @@ import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 
 from bot.app import App
+from bot.content.reload import JOB_NAME, ContentReloader, reloader_for
 from bot.factory import build_scheduler
-from bot.reload import JOB_NAME, ContentReloader, reloader_for
-from bot.scheduler import Scheduler
+from bot.runtime.scheduler import Scheduler
 
 from .conftest import FIXTURES, ROOT, Harness, make_app, make_harness, make_settings, texts_of
 

@@ -17,11 +17,18 @@ from typing import Any
 
 import pytest
 
-from bot.actions import build_registry
 from bot.app import App
-from bot.reports import router as report_router
-from bot.reports.chart import chart_png
-from bot.reports.report import build_report, last_full_month, period_of, to_csv, to_json, to_text
+from bot.features import build_registry
+from bot.features.reports import router as report_router
+from bot.features.reports.chart import chart_png
+from bot.features.reports.report import (
+    build_report,
+    last_full_month,
+    period_of,
+    to_csv,
+    to_json,
+    to_text,
+)
 from db import Database
 from db.models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
 from db.reports import ReportRepository

@@ -13,15 +13,21 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 from sqlalchemy import func, select
 
-from bot import ratelimit, telegram_session
 from bot.app import App
 from bot.engine.actions import ActionContext, ActionResult
 from bot.engine.output import Reply, Turn
 from bot.engine.state import ConversationState
 from bot.factory import create_bot
-from bot.offline import OfflineSession
-from bot.ratelimit import SENDS, FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
-from bot.render import Delivery
+from bot.telegram import session as telegram_session
+from bot.telegram.limits import local as ratelimit
+from bot.telegram.limits.local import (
+    SENDS,
+    FloodControlMiddleware,
+    OutgoingLimiter,
+    RateLimitMiddleware,
+)
+from bot.telegram.offline import OfflineSession
+from bot.telegram.render import Delivery
 from db.models import Answer, Person, ProcessedUpdate
 from db.repositories import AnswerRepository, PersonRepository, StateRepository
 
@@ -89,7 +95,7 @@ async def test_a_failing_turn_is_rolled_back_reported_and_the_next_update_works(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     [record] = errors
-    assert record.name == "bot.handlers.errors"
+    assert record.name == "bot.telegram.handlers.errors"
     logged = record.getMessage() + (record.exc_text or "")
     assert "RuntimeError" in logged
     assert SECRET not in logged
@@ -416,7 +422,7 @@ async def test_delivery_skips_an_edit_equal_to_the_message() -> None:
 
 
 def _markup(rows: Any) -> Any:
-    from bot.render import keyboard
+    from bot.telegram.render import keyboard
 
     return keyboard(rows)
 

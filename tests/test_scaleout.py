@@ -11,7 +11,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 
 from bot.app import App
-from bot.redis_state import redis_storage, rekey_redis
+from bot.telegram.fsm.redis import redis_storage, rekey_redis
 from db import crypto
 from db.repositories import AnswerRepository, PersonRepository
 

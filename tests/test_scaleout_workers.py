@@ -18,15 +18,15 @@ from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage
 from aiogram.types import Chat, Message, MessageEntity, Update, User
 from sqlalchemy import func, select
 
-from bot.actions import build_registry
 from bot.app import App
-from bot.events.browser import NOTICES_JOB
-from bot.events.jobs import send_notices
 from bot.factory import create_bot, create_dispatcher
-from bot.handoff.cards import CLAIM, CardAction
-from bot.handoff.outbox import deliver_outbox
-from bot.offline import OfflineSession
-from bot.scheduler import Scheduler
+from bot.features import build_registry
+from bot.features.events.browser import NOTICES_JOB
+from bot.features.events.jobs import send_notices
+from bot.features.handoff.cards import CLAIM, CardAction
+from bot.features.handoff.outbox import deliver_outbox
+from bot.runtime.scheduler import Scheduler
+from bot.telegram.offline import OfflineSession
 from db import Database
 from db.models import OutboxMessage, ProcessedUpdate
 from db.repositories import CLAIMED

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.scheduler import Scheduler
+from bot.runtime.scheduler import Scheduler
 from db import Database
 from db.jobs import LeaseRepository
 from db.models import JobLease

@@ -1,4 +1,4 @@
-"""Every kind of update is handled or ignored on purpose (bot/handlers/updates.py), through the
+"""Every kind of update is handled or ignored on purpose (bot/telegram/handlers/updates.py), through the
 real Dispatcher; assertions on the exact Bot API calls and on the database."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot import factory
 from bot.app import App
-from bot.handlers.updates import ALLOWED_UPDATES
+from bot.telegram.handlers.updates import ALLOWED_UPDATES
 from db.models import Person
 from db.repositories import AnswerRepository, PersonRepository
 
@@ -144,7 +144,7 @@ async def test_blocking_by_someone_who_never_wrote_creates_no_person(h: Harness)
 async def test_the_bot_added_to_a_strangers_group_stays_silent(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.handlers.updates")
+    caplog.set_level(logging.INFO, logger="bot.telegram.handlers.updates")
     person = h.person()
     calls = await person.feed(my_chat_member(9101, STRANGERS, "left", "member"))
     assert calls == []  # no greeting, no leaving (see docs/ROBUSTNESS.md)
@@ -166,7 +166,7 @@ async def test_the_bot_removed_from_the_coach_group_is_a_warning(
 ) -> None:
     calls = await h.person().feed(my_chat_member(9201, COACHES, "member", "kicked"))
     assert calls == []
-    [record] = [r for r in caplog.records if r.name == "bot.handlers.updates"]
+    [record] = [r for r in caplog.records if r.name == "bot.telegram.handlers.updates"]
     assert record.levelno == logging.WARNING
     assert str(COACHES) in record.getMessage()
 
@@ -284,7 +284,7 @@ async def test_webhook_refuses_without_secret_and_processes_nothing(tmp_path: Pa
     refused request leaves no trace in the database."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.webhook import build_web_app
+    from bot.runtime.webhook import build_web_app
     from db.models import ProcessedUpdate
 
     app = await make_app(make_settings(tmp_path))
@@ -305,11 +305,11 @@ async def test_webhook_refuses_without_secret_and_processes_nothing(tmp_path: Pa
 
 async def test_blocking_stops_reminders_and_unblocking_brings_them_back(tmp_path: Path) -> None:
     """my_chat_member in private is what Telegram sends when a person blocks the bot: event
-    reminders (bot/events/jobs.py) skip them until they unblock it."""
+    reminders (bot/features/events/jobs.py) skip them until they unblock it."""
     from datetime import datetime
 
-    from bot.actions import build_registry
-    from bot.events.jobs import send_notices
+    from bot.features import build_registry
+    from bot.features.events.jobs import send_notices
 
     from .test_events import HELSINKI, NOW, REMINDER_HOUR, Clock, notices, signed_up
 

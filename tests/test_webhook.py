@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.methods import SendMessage
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.webhook import build_web_app
+from bot.runtime.webhook import build_web_app
 
 from .conftest import Harness
 

@@ -1,6 +1,6 @@
 """Loading ``content/catalogue/*.yaml`` with errors editors can act on.
 
-Every file is read with :mod:`bot.yamlsource`, so each problem names the file, line and
+Every file is read with :mod:`bot.content.source`, so each problem names the file, line and
 column. Items are validated one by one: a broken item is reported precisely and does not hide
 the problems of the others, and *all* problems of *all* files are collected before anything
 is raised. Misspelt kinds, topics, municipalities, languages and weekdays get a "did you mean"
@@ -8,11 +8,11 @@ hint; an id used twice names both places.
 
 Entry points:
 
-* :func:`load_catalogue` — the catalogue, or :class:`~bot.yamlsource.ContentError` listing
+* :func:`load_catalogue` — the catalogue, or :class:`~bot.content.source.ContentError` listing
   every error (warnings are not raised).
 * :func:`collect_catalogue` — the valid items and every problem, never raises (``urapolku
   check``).
-* :func:`check_catalogue` — the hook ``bot.content`` calls: problems including text-key and
+* :func:`check_catalogue` — the hook ``bot.content.snapshot`` calls: problems including text-key and
   "everything is past" lint, and the catalogue only when there are no errors.
 * :func:`lint_catalogue` — warnings that depend on the date (items whose dates are all past).
 """
@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from bot.yamlsource import (
+from bot.content.source import (
     ContentError,
     Loc,
     Problem,
@@ -182,7 +182,7 @@ def collect_catalogue(
 def check_catalogue(
     directory: Path, texts: Any = None, *, now: datetime | None = None
 ) -> tuple[Catalogue | None, list[Problem]]:
-    """The hook of ``bot.content.check_content``: (catalogue or None on errors, problems).
+    """The hook of ``bot.content.snapshot.check_content``: (catalogue or None on errors, problems).
 
     ``texts`` is the loaded text catalogue (anything with a ``texts`` mapping of language to
     ``{key: text}``); when given, missing catalogue texts are reported too.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.yamlsource import (
+from bot.content.source import (
     ContentError,
     Problem,
     Severity,

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.yamlsource import ContentError, Problem, YamlDocument, load_yaml
+from bot.content.source import ContentError, Problem, YamlDocument, load_yaml
 
 from .schema import TextRef
 

@@ -1,0 +1,215 @@
+"""The rules of the person's own data: erasing one person (on request or after the retention
+time), withdrawing consent, and the retention purge. Works inside the caller's transaction
+through :class:`~db.privacy.PrivacyRepository`; talks to nobody.
+
+A conversation state kept outside the database (Redis, with ``REDIS_URL``) is cleared through
+the aiogram storage API: :func:`clear_state`. The person's messages in the coach chat (cards,
+relayed messages, forum topics) are removed afterwards by the handoff outbox: erasing queues
+one ``scrub`` row per request in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.events.browser import NOTICES_JOB, PROMOTED, reminder_times
+from bot.features.handoff.outbox import kick
+from bot.features.handoff.service import SCRUB
+from db.privacy import ErasureCounts, PrivacyRepository, Subject
+from db.repositories import EventRepository, HandoffRepository, OutboxRepository, StatsRepository
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.runtime.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+#: the name of the daily retention job
+PURGE_JOB = "privacy.purge"
+PURGE_EVERY = 24 * 3600.0
+#: people erased per transaction in a purge (keeps SQLite's write lock short)
+PURGE_BATCH = 50
+
+StateClearer = Callable[[int], Awaitable[None]]
+
+
+async def _release_seats(session: AsyncSession, app: App, person_id: int, now: datetime) -> bool:
+    """Give up the person's upcoming seats and places in line, as a cancellation would: a
+    freed seat goes to the first in line, who is told. True if someone was promoted."""
+    events = EventRepository(session)
+    catalogue = app.content.catalogue
+    promoted_any = False
+    for item_id, starts_at in await PrivacyRepository(session).signups_to_release(person_id, now):
+        item = catalogue.get(item_id) if catalogue is not None else None
+        capacity = item.capacity if item is not None else None
+        result = await events.cancel(person_id, item_id, starts_at, capacity, now=now)
+        for signup in result.promoted:
+            promoted_any = True
+            await events.schedule_notice(signup.id, PROMOTED, now, again=True)
+            for kind, due in reminder_times(signup.starts_at).items():
+                if due > now:
+                    await events.schedule_notice(signup.id, kind, due)
+    return promoted_any
+
+
+async def erase_person(
+    session: AsyncSession, app: App, subject: Subject, *, now: datetime, reason: str
+) -> ErasureCounts:
+    """Remove everything that identifies the person (see :meth:`PrivacyRepository.erase`);
+    one anonymous counter records that it happened (``reason``: ``request`` or ``retention``).
+    """
+    promoted = await _release_seats(session, app, subject.person_id, now)
+    in_coach_chat = await HandoffRepository(session).in_coach_chat_of_person(subject.person_id)
+    counts = await PrivacyRepository(session).erase(subject, now=now)
+    outbox = OutboxRepository(session)
+    for request_id in in_coach_chat:  # queued after the erasure, which skips the request's rows
+        await outbox.enqueue(f"scrub:{request_id}", SCRUB, request_id=request_id, now=now)
+    await StatsRepository(session).record("data_erased", {"reason": reason}, at=now)
+    if promoted and app.scheduler is not None:
+        app.scheduler.wake(NOTICES_JOB)
+    if in_coach_chat:
+        kick(app)
+    return counts
+
+
+async def withdraw_consent(session: AsyncSession, app: App, person_id: int) -> int:
+    """Stop saving answers and remove the saved ones; returns how many were removed."""
+    now = app.clock()
+    removed = await PrivacyRepository(session).withdraw_consent(person_id, now=now)
+    await StatsRepository(session).record("consent_withdrawn", {}, at=now)
+    return removed
+
+
+def storage_key(bot_id: int, telegram_id: int) -> StorageKey:
+    """The key of a person's private-chat conversation (chat id = user id)."""
+    return StorageKey(bot_id=bot_id, chat_id=telegram_id, user_id=telegram_id)
+
+
+async def clear_state(storage: BaseStorage, key: StorageKey) -> None:
+    """Forget a conversation through the storage API (RedisStorage deletes the keys).
+
+    With the database storage this writes an empty row, which the erasure in the same
+    transaction then deletes.
+    """
+    await storage.set_state(key, None)
+    await storage.set_data(key, {})
+
+
+@dataclass(slots=True)
+class PurgeReport:
+    people: int = 0
+    counts: ErasureCounts = field(default_factory=ErasureCounts)
+    relay_texts: int = 0
+    dry_run: bool = False
+
+
+class _DryRunError(Exception):
+    """Rolls back a dry run's transaction."""
+
+
+async def purge(
+    app: App, *, dry_run: bool = False, clear: StateClearer | None = None
+) -> PurgeReport:
+    """Remove people not seen for ``RETENTION_DAYS`` and the relayed texts of requests closed
+    more than ``RELAY_RETENTION_DAYS`` ago.
+
+    A dry run does the same work in one transaction and rolls it back: its counts are exactly
+    what a real run would remove now.
+    """
+    settings = app.settings
+    now = app.clock()
+    seen_before = now - timedelta(days=settings.retention_days)
+    closed_before = now - timedelta(days=settings.relay_retention_days)
+    report = PurgeReport(dry_run=dry_run)
+    if dry_run:
+        try:
+            async with app.db.transaction() as session:
+                await _purge_in(session, app, report, seen_before, closed_before, now)
+                raise _DryRunError
+        except _DryRunError:
+            pass
+        return report
+    while True:
+        async with app.db.transaction() as session:
+            repo = PrivacyRepository(session)
+            batch = (await repo.inactive(seen_before, now=now))[:PURGE_BATCH]
+            for subject in batch:
+                report.counts += await erase_person(
+                    session, app, subject, now=now, reason="retention"
+                )
+                report.people += 1
+        for subject in batch:
+            if clear is not None:
+                await clear(subject.telegram_id)
+        if len(batch) < PURGE_BATCH:
+            break
+    async with app.db.transaction() as session:
+        report.relay_texts = await PrivacyRepository(session).forget_relay_texts(closed_before)
+    if report.people or report.relay_texts:
+        log.info(
+            "retention: removed %d inactive people and %d old relayed texts",
+            report.people,
+            report.relay_texts,
+        )
+    return report
+
+
+async def _purge_in(
+    session: AsyncSession,
+    app: App,
+    report: PurgeReport,
+    seen_before: datetime,
+    closed_before: datetime,
+    now: datetime,
+) -> None:
+    repo = PrivacyRepository(session)
+    for subject in await repo.inactive(seen_before, now=now):
+        report.counts += await erase_person(session, app, subject, now=now, reason="retention")
+        report.people += 1
+    report.relay_texts = await repo.forget_relay_texts(closed_before)
+
+
+def redis_clearer(
+    redis_url: str | None, bot_id: int | None
+) -> tuple[StateClearer | None, Callable[[], Awaitable[None]]]:
+    """(clear, close) for conversations kept in Redis; (None, no-op) without Redis."""
+
+    async def nothing() -> None:
+        return None
+
+    if not redis_url:
+        return None, nothing
+    if bot_id is None:
+        log.warning("REDIS_URL is set but the bot id is unknown: conversations stay in Redis")
+        return None, nothing
+    from bot.telegram.fsm.redis import redis_storage
+
+    storage = redis_storage(redis_url)
+
+    async def clear(telegram_id: int) -> None:
+        await clear_state(storage, storage_key(bot_id, telegram_id))
+
+    return clear, storage.close
+
+
+async def purge_job(app: App, bot: object) -> int:
+    """The daily retention job (see :func:`purge`)."""
+    bot_id = getattr(bot, "id", None)
+    clear, close = redis_clearer(app.settings.redis_url, bot_id)
+    try:
+        report = await purge(app, clear=clear)
+    finally:
+        await close()
+    return report.people + report.relay_texts
+
+
+def register(scheduler: Scheduler) -> None:
+    """The daily retention job (it also runs once when the bot starts)."""
+    scheduler.every(PURGE_EVERY, PURGE_JOB, purge_job)

@@ -1,0 +1,125 @@
+"""Telegram's overall limit shared by several workers through Redis.
+
+Telegram counts a bot's messages, not a process's. With one worker the
+:class:`~bot.telegram.limits.local.OutgoingLimiter` keeps the pace alone. With N workers and REDIS_URL set,
+every send also takes a place in one sliding window in Redis (a sorted set of send times,
+trimmed and counted by a Lua script using Redis's own clock), so the workers together stay
+within OUTGOING_PER_SECOND + OUTGOING_BURST - 1 sends in any second, and a worker that is the
+only one sending (a batch of reminders) gets the whole rate. Without Redis each worker gets
+OUTGOING_PER_SECOND / N (see :mod:`bot.runtime.workers`).
+
+If Redis does not answer, the worker falls back to its own share of the rate (logged once);
+Telegram's limits are a matter of speed, not of correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.telegram.limits.local import OutgoingLimiter
+
+log = logging.getLogger(__name__)
+
+KEY = "urapolku:outgoing"
+
+#: take a place in the window, or answer how many milliseconds until there is one
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+
+
+class SharedWindow:
+    """At most ``capacity`` sends in any ``window`` seconds across every process using ``key``."""
+
+    def __init__(self, redis: Any, capacity: int, *, window: float = 1.0, key: str = KEY) -> None:
+        self.redis = redis
+        self.capacity = capacity
+        self.window_ms = max(1, int(window * 1000))
+        self.key = key
+        self._script = redis.register_script(_TAKE)
+        self._tag = secrets.token_hex(4)
+        self._ids = itertools.count()
+
+    async def try_take(self) -> float:
+        """Take a place now (0.0) or return the seconds to wait before trying again."""
+        member = f"{self._tag}:{next(self._ids)}"
+        wait_ms = await self._script(keys=[self.key], args=[self.capacity, self.window_ms, member])
+        return int(wait_ms) / 1000
+
+    async def take(self) -> None:
+        while True:
+            wait = await self.try_take()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)  # a time Redis named, not a condition to wait for
+
+
+class SharedOutgoingLimiter(OutgoingLimiter):
+    """The outgoing limiter whose overall window is shared through Redis (per-chat buckets
+    stay per process: one chat's updates mostly reach one worker at a time)."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        global_per_second: float,
+        global_burst: float = 1.0,
+        fallback_per_second: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        key: str = KEY,
+    ) -> None:
+        super().__init__(
+            global_per_second=global_per_second, global_burst=global_burst, clock=clock
+        )
+        # the same sliding-second capacity as the per-process window it replaces
+        self.shared = SharedWindow(redis, self._window_capacity, key=key)
+        #: this worker's share, used while Redis does not answer
+        self.fallback = OutgoingLimiter(
+            global_per_second=fallback_per_second or global_per_second,
+            global_burst=global_burst,
+            clock=clock,
+        )
+        self._warned = False
+
+    async def _enter_window(self) -> None:
+        try:
+            await self.shared.take()
+            self._warned = False
+        except Exception as exc:  # Redis down or unreachable: go on at our own share
+            if not self._warned:
+                log.warning("shared send rate unavailable (%s); using this worker's share", exc)
+                self._warned = True
+            wait = self.fallback._global.reserve(self.clock())
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+
+def shared_limiter(
+    redis_url: str, *, per_second: float, burst: float, workers: int
+) -> SharedOutgoingLimiter:
+    """The limiter of one of ``workers`` workers sharing ``per_second`` through Redis."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    return SharedOutgoingLimiter(
+        redis,
+        global_per_second=per_second,
+        global_burst=burst,
+        fallback_per_second=per_second / max(1, workers),
+    )

@@ -1,0 +1,192 @@
+"""Outgoing Bot API calls: Telegram's 429 and transient failures are expected events.
+
+A request middleware on the Bot's session waits ``retry_after`` on 429 and retries 5xx and
+network errors with backoff, a bounded number of times; anything else is raised to the caller.
+A message send that fails after it left is not retried (it may have been delivered).
+
+Another keeps aiogram's answer models alive (:class:`PinResponseTypes`): without it, every
+few Bot API calls cost a pydantic model build of several milliseconds.
+
+Inside :func:`answers_unread`, the answers to ``sendMessage`` and ``editMessageText`` are
+checked for success and errors as usual, but the message Telegram returns is not built into
+aiogram's models: the call returns an :class:`Unread`. For callers that do not use the result
+(the dialog's replies): about a twentieth of the bot's time per update.
+
+:class:`JsonBodySession` sends each call without files as one JSON body, as the Bot API
+accepts, instead of aiogram's multipart form (about a tenth of the bot's CPU per call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import EditMessageText, GetUpdates, SendMessage, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types.base import TelegramObject
+from aiohttp import BytesPayload, FormData
+
+log = logging.getLogger(__name__)
+
+#: ``Response[T]`` for every answer type ``T`` this process has asked for, held for good
+_RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
+
+
+class PinResponseTypes(BaseRequestMiddleware):
+    """Holds a strong reference to ``Response[method.__returning__]`` before each call.
+
+    aiogram builds ``Response[T]`` for every answer it reads. Pydantic (2.12 and later) caches
+    parametrised generic models only weakly, and a class lives in reference cycles, so the
+    garbage collector frees it after a while and the next answer builds it again: about 9 ms
+    of schema generation for ``Response[Message]``, once every one or two calls under load
+    (measured with bench/throughput.py: about half the bot's CPU). Keeping one reference per
+    answer type (a few dozen at most) makes every later lookup a cache hit.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in _RESPONSE_TYPES:
+            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
+class Unread(TelegramObject):
+    """Telegram's answer to a call whose result is not used: its fields are kept as they came
+    (``extra="allow"``), none is read into a model."""
+
+
+_UNREAD: ContextVar[bool] = ContextVar("urapolku_answers_unread", default=False)
+_UNREAD_METHODS = (SendMessage, EditMessageText)
+_UNREAD_RESPONSE = Response[Unread | bool]
+
+
+@contextlib.contextmanager
+def answers_unread() -> Iterator[None]:
+    """Within: ``sendMessage`` and ``editMessageText`` return an :class:`Unread` instead of a
+    ``Message`` (on :class:`JsonBodySession`; other sessions answer as usual). Errors are
+    raised exactly as without it. Use it only around calls whose result is not read."""
+    token = _UNREAD.set(True)
+    try:
+        yield
+    finally:
+        _UNREAD.reset(token)
+
+
+class RetryMiddleware(BaseRequestMiddleware):
+    def __init__(
+        self, attempts: int = 5, base_delay: float = 0.5, max_retry_after: float = 60.0
+    ) -> None:
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_retry_after = max_retry_after
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if isinstance(method, GetUpdates):  # the polling loop has its own backoff
+            return await make_request(bot, method)  # type: ignore[arg-type]
+        delay = self.base_delay
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if attempt == self.attempts or exc.retry_after > self.max_retry_after:
+                    raise
+                log.warning("%s: Telegram asks to wait %ss", type(method).__name__, exc.retry_after)
+                await asyncio.sleep(exc.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt == self.attempts or _maybe_delivered(method, exc):
+                    raise
+                log.warning(
+                    "%s failed (%s); retrying in %.1fs",
+                    type(method).__name__,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _maybe_delivered(method: Any, exc: Exception) -> bool:
+    """A send that failed after it left (a timeout, a dropped connection) may have reached the
+    person: repeating it could deliver it twice, so it is not retried here. Only "cannot
+    connect" proves nothing was sent."""
+    from bot.telegram.limits.local import SENDS
+
+    return (
+        isinstance(exc, TelegramNetworkError)
+        and isinstance(method, SENDS)
+        and not exc.message.startswith("ClientConnector")
+    )
+
+
+def describe(method: Any) -> str:
+    return type(method).__name__
+
+
+class JsonBodySession(AiohttpSession):
+    """aiogram's aiohttp session, sending calls without files as a JSON body.
+
+    aiogram posts every call as a multipart form, one part per parameter, with keyboards and
+    entities JSON-encoded inside their parts. The Bot API takes the same parameters as one
+    ``application/json`` object, which costs a fraction to build and to send. Only the body
+    changes: aiogram's own ``make_request`` posts it, so errors, timeouts and answers are
+    read exactly as aiogram reads them. Calls with a file (``sendDocument`` of a My data
+    export, say) keep aiogram's form.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(
+            api=TelegramAPIServer.from_base(base_url),
+            json_loads=orjson.loads,
+            json_dumps=_json_dumps,
+        )
+
+    def build_form_data(  # type: ignore[override]  # aiohttp posts any payload as data
+        self, bot: Bot, method: TelegramMethod[Any]
+    ) -> FormData | BytesPayload:
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is None or prepared == "":
+                continue  # as aiogram's form leaves it out
+            body[key] = prepared
+        if files:
+            return super().build_form_data(bot, method)
+        return BytesPayload(orjson.dumps(body), content_type="application/json")
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        if status_code == 200 and _UNREAD.get() and isinstance(method, _UNREAD_METHODS):
+            with contextlib.suppress(Exception):  # anything odd: read it the usual way
+                response = _UNREAD_RESPONSE.model_validate(self.json_loads(content))
+                if response.ok:
+                    return response  # type: ignore[return-value]  # see answers_unread
+        return super().check_response(bot, method, status_code, content)
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON for the Bot API (form fields of calls with files); orjson is several times
+    quicker than the standard library at what every send does."""
+    return orjson.dumps(value).decode()
