@@ -33,8 +33,10 @@ POSTGRES_URL = os.environ.get(
 #: each pytest-xdist worker its own Redis database (tests empty theirs with FLUSHDB); 14 is
 #: bench/throughput.py's
 _WORKER = int("0" + "".join(c for c in os.environ.get("PYTEST_XDIST_WORKER", "") if c.isdigit()))
+#: TEST_REDIS_SERVER lets two test runs on one machine use two Redis servers
+_REDIS_SERVER = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
 REDIS_URL = os.environ.get(
-    "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{(15, 13, 12, 11, 10, 9, 8, 7)[_WORKER % 8]}"
+    "TEST_REDIS_URL", f"{_REDIS_SERVER}/{(15, 13, 12, 11, 10, 9, 8, 7)[_WORKER % 8]}"
 )
 
 ROOT = Path(__file__).resolve().parent.parent
