@@ -48,10 +48,10 @@ from bot.features.events.browser import DAY_BEFORE  # noqa: E402
 from bot.runtime.scheduler import Scheduler  # noqa: E402
 from bot.runtime.workers import worker_rate  # noqa: E402
 from bot.telegram.limits.shared import shared_limiter  # noqa: E402
+from bot.telegram.standin import BotAPIStub  # noqa: E402
 from db import Database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import EventNotice, EventSignup, Person  # noqa: E402
-from tests.botapi_stub import BotAPIStub  # noqa: E402
 
 TOKEN = "123456:BROADCAST-token-abcdefghijklmnop"
 TELEGRAM_LIMIT = 30.0

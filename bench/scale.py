@@ -44,7 +44,7 @@ from throughput import (  # noqa: E402
     run,
 )
 
-from tests.botapi_stub import BotAPIStub  # noqa: E402
+from bot.telegram.standin import BotAPIStub  # noqa: E402
 
 SECRET = "bench-secret_1"
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_scale"

@@ -1,7 +1,7 @@
 """Throughput and memory of the real bot against a bare aiogram bot, on the same load.
 
 Both run as separate processes, long polling the same kind of local Bot API stand-in
-(tests/botapi_stub.py) on 127.0.0.1. Many simulated people talk at once: /start, then a
+(bot/telegram/standin/) on 127.0.0.1. Many simulated people talk at once: /start, then a
 button press or a typed answer after each reply. For Urapolku that is onboarding and the
 career-planning dialog on SQLite (or PostgreSQL + Redis with --scale); for the bare bot, a
 keyboard reply to every update. Prints updates/s, the ratio, p50/p99 time from an update
@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.botapi_stub import BotAPIStub, FakeUser  # noqa: E402
+from bot.telegram.standin import BotAPIStub, FakeUser  # noqa: E402
 
 TOKEN = "123456:BENCHMARK-token-abcdefghijklmnop"
 #: a busy machine (or a profiler) can make imports slow

@@ -17,8 +17,8 @@ from bot.features import build_registry
 from bot.features.events.jobs import send_notices
 from bot.telegram.limits.local import OutgoingLimiter
 from bot.telegram.limits.shared import SharedOutgoingLimiter, SharedWindow
+from bot.telegram.standin import BotAPIStub
 from db.models import EventNotice
-from tests.botapi_stub import BotAPIStub
 
 from . import test_events as ev
 from .conftest import REDIS_URL, make_app, make_harness, make_settings, reachable

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .botapi_stub import BotAPIStub, FakeUser
+from bot.telegram.standin import BotAPIStub, FakeUser
+
 from .conftest import ROOT, TEST_DATA_KEY
 
 pytestmark = pytest.mark.e2e

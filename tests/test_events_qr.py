@@ -11,8 +11,8 @@ from PIL import Image, ImageChops
 
 from bot.cli import main
 from bot.features.events.qr import QrError, clean_username, deep_link, qr_code
+from bot.telegram.standin import BotAPIStub
 
-from .botapi_stub import BotAPIStub
 from .conftest import ROOT, TEST_TOKEN
 
 ITEM = "yrittajakaverit-karkkila"

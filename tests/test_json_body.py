@@ -24,8 +24,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from bot.telegram.session import JsonBodySession
-
-from .botapi_stub import BotAPIStub
+from bot.telegram.standin import BotAPIStub
 
 TOKEN = "123456:JSON-body-test-token-abcdefghijk"
 DEFAULTS = DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True)

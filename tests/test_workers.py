@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.telegram.standin import BotAPIStub
 from db import Database
 from db.models import Person
-from tests.botapi_stub import BotAPIStub
 
 from .conftest import REDIS_URL, ROOT, fresh_postgres, reachable
 

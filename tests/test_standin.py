@@ -32,7 +32,7 @@ from aiogram.types import (
     Message,
 )
 
-from .botapi_stub import NOT_MODIFIED, BotAPIStub, FakeUser
+from bot.telegram.standin import NOT_MODIFIED, BotAPIStub, FakeUser
 
 TOKEN = "123456:STUB-test-token-abcdefghijklmnop"
 ROOT = Path(__file__).resolve().parent.parent
