@@ -519,7 +519,7 @@ def _since(text: str, now: datetime) -> datetime | None:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    from db.audit import AuditRepository
+    from db.repositories import AuditRepository
 
     since = None
     if args.since:
