@@ -1,4 +1,4 @@
-"""The fast lane (db/fastlane.py): the hot path's statements on SQLite run on the DB-API
+"""The fast lane (db/sqlite/fastlane.py): the hot path's statements on SQLite run on the DB-API
 connection, store exactly what SQLAlchemy would store, read exactly what it would read, raise
 SQLAlchemy's errors, and step aside whenever they must (pending ORM changes, no write lock,
 listeners, a busy reader)."""
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from db import Database, crypto, fastlane
+from db import Database, crypto
 from db.migrate import upgrade
 from db.models import Person
 from db.repositories import (
@@ -28,6 +28,7 @@ from db.repositories import (
     UpdateRepository,
     hotpath,
 )
+from db.sqlite import fastlane
 
 from .conftest import statements, while_another_writer_holds_the_lock
 

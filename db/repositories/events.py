@@ -99,7 +99,7 @@ class EventRepository:
     (created on first use), then counts. On PostgreSQL the lock is ``SELECT … FOR UPDATE``:
     a second transaction waits at the lock and, under READ COMMITTED, its count afterwards sees
     what the first committed. On SQLite the lock clause is a no-op and ``BEGIN IMMEDIATE``
-    (see :mod:`db.database`) makes write transactions take turns. Either way "count, then
+    (see :mod:`db.sqlite.connection`) makes write transactions take turns. Either way "count, then
     insert" cannot give away more seats than there are.
     """
 

@@ -9,7 +9,7 @@ the parameters as they would to ``.values()``. Upserts set the updated columns f
 ``excluded``: each value is sent (and encrypted) once.
 
 Use: ``await write(session, hot(session, name, build), params)`` and :func:`read_one`. On
-SQLite they take the fast lane (:mod:`db.fastlane`) when it is open, and otherwise
+SQLite they take the fast lane (:mod:`db.sqlite.fastlane`) when it is open, and otherwise
 run on the session's connection.
 """
 
@@ -23,9 +23,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from .. import fastlane
-from ..database import inline_statements
 from ..models import Answer, ConversationStateRow, HandoffRequest, Person, ProcessedUpdate
+from ..sqlite import fastlane
+from ..sqlite.adapter import inline_statements
 from .common import dialect_name, insert_for, rowcount
 
 _UPDATES = cast(Table, ProcessedUpdate.__table__)
