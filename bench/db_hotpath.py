@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import aiosqlite  # noqa: E402
 
-from db import Database, crypto  # noqa: E402
+from db import Database  # noqa: E402
+from db import types as crypto  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.repositories import (  # noqa: E402
     AnswerRepository,

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from .crypto import EncryptedJSON, EncryptedText
+from .types import EncryptedJSON, EncryptedText
 
 
 def utcnow() -> datetime:

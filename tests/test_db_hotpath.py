@@ -16,7 +16,8 @@ import aiosqlite.core
 import pytest
 from sqlalchemy import exc, select, text
 
-from db import Database, crypto
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
 from db.models import Event, Person, ProcessedUpdate
 from db.repositories import (

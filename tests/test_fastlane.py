@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from db import Database, crypto
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
 from db.models import Person
 from db.repositories import (
