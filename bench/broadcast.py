@@ -69,7 +69,7 @@ class FixedClock:
 
 async def seed(database: Database, count: int) -> None:
     """10,000 sign-ups with a due reminder. Benchmark setup only: the bot's own code writes
-    through db/repositories.py; this fills the tables in bulk."""
+    through db/repositories/; this fills the tables in bulk."""
     async with database.transaction() as session:
         people = [
             Person(telegram_id=FIRST_ID + i, language="fi", consent_version=1) for i in range(count)

@@ -13,7 +13,7 @@ shows what SQLAlchemy and the repositories add. Each variant gets a fresh SQLite
 Prints wall and CPU (``time.process_time``: the whole process, the database thread included)
 per turn, for the read, the write transaction and the whole turn. No thresholds: the turns only
 check that they did what they say. ``--stock-adapter`` runs the repositories on SQLAlchemy's
-own aiosqlite adapter instead of the one-trip adapter of db/database.py.
+own aiosqlite adapter instead of the one-trip adapter of db/sqlite/adapter.py.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import aiosqlite  # noqa: E402
 
-from db import Database, crypto  # noqa: E402
+from db import Database  # noqa: E402
+from db import types as crypto  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.repositories import (  # noqa: E402
     AnswerRepository,
@@ -45,6 +46,7 @@ from db.repositories import (  # noqa: E402
     StateRepository,
     UpdateRepository,
 )
+from db.sqlite import adapter as sqlite_adapter  # noqa: E402
 
 TELEGRAM_ID = 4242
 STATE_KEY = f"1:{TELEGRAM_ID}:{TELEGRAM_ID}:0:default"
@@ -271,9 +273,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     if args.stock_adapter:
-        import db.database
-
-        db.database._lean_aiosqlite_dbapi = lambda: None
+        sqlite_adapter.lean_aiosqlite_dbapi = lambda: None
     crypto.configure(crypto.generate_key())
     results: dict[str, list[Figures]] = {name: [] for name in VARIANTS}
     profile = cProfile.Profile() if args.profile else None

@@ -519,7 +519,7 @@ def _since(text: str, now: datetime) -> datetime | None:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    from db.audit import AuditRepository
+    from db.repositories import AuditRepository
 
     since = None
     if args.since:
@@ -549,7 +549,8 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _rekey(settings: Settings, *, new_key: bool) -> int:
     """Re-encrypt everything with the newest key (and store answers as the dialogs say)."""
-    from db import crypto
+    from db import types as crypto
+    from db.rekey import rekey
 
     if new_key:
         print(crypto.generate_key())
@@ -560,7 +561,7 @@ async def _rekey(settings: Settings, *, new_key: bool) -> int:
     try:
         app = await build_app(settings)  # the dialogs say which answers are choices
         async with app.db.transaction() as session:
-            count = await crypto.rekey(session, plain_answer_keys=app.plain_answer_keys)
+            count = await rekey(session, plain_answer_keys=app.plain_answer_keys)
     except crypto.DataKeyError as exc:
         print(f"urapolku: {exc}", file=sys.stderr)
         return EXIT_USAGE

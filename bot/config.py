@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     def _data_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        from db.crypto import DataKeyError, Keyring
+        from db.types import DataKeyError, Keyring
 
         try:
             Keyring.parse(value.get_secret_value())

@@ -42,8 +42,9 @@ from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
 from bot.telegram.session import JsonBodySession, PinResponseTypes, RetryMiddleware
-from db import Database, crypto
-from db.database import normalise_url
+from db import Database
+from db import types as crypto
+from db.engine import normalise_url
 
 log = logging.getLogger("urapolku")
 

@@ -1,5 +1,5 @@
 """Persistence: models, engine and sessions, repositories, migrations. Knows nothing of Telegram."""
 
-from .database import Database, current_session
+from .engine import Database, current_session
 
 __all__ = ["Database", "current_session"]

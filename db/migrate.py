@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from .database import Database
+from .engine import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -24,7 +24,8 @@ from bot.engine.output import Reply
 from bot.factory import create_bot, create_dispatcher
 from bot.features import build_registry
 from bot.telegram.offline import ChatClient, OfflineSession
-from db import Database, crypto
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
@@ -42,7 +43,7 @@ REDIS_URL = os.environ.get(
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEST_TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
-#: the tests' data key (db.crypto): no DATA_KEY is needed in the environment to run them
+#: the tests' data key (db.types): no DATA_KEY is needed in the environment to run them
 TEST_DATA_KEY = "hLRmK5giwMZPK0BXn24OZ-_Zd8iqDiKq6l6oOmGl-XY="
 
 

@@ -16,8 +16,7 @@ from aiogram.types import Message
 from bot.catalogue import HELSINKI
 from bot.features import build_registry
 from bot.features.followup.attendance import AttendanceAction
-from db.followups import FollowupRepository
-from db.repositories import CoachRepository, EventRepository, PersonRepository
+from db.repositories import CoachRepository, EventRepository, FollowupRepository, PersonRepository
 
 from .conftest import Harness, buttons_of, make_app, make_harness, make_settings
 from .handoff_support import ADMIN, ANNA, GROUP, OUTSIDER, Clock

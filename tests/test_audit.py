@@ -15,7 +15,7 @@ from sqlalchemy import text
 from bot.app import App
 from bot.cli import main
 from db import Database
-from db.audit import AuditInfo, AuditRepository
+from db.repositories import AuditInfo, AuditRepository
 
 from .conftest import Harness, make_harness
 from .handoff_support import (

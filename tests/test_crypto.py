@@ -19,8 +19,10 @@ from bot.app import App
 from bot.config import ConfigError, load_settings
 from bot.factory import configure_data_key, dev_key_path
 from bot.telegram.offline import ChatClient
-from db import Database, crypto
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
+from db.rekey import rekey
 from db.repositories import (
     AnswerRepository,
     HandoffRepository,
@@ -266,10 +268,10 @@ async def test_keys_rotate_and_rekey_moves_everything_to_the_newest(database: Da
         await AnswerRepository(session).save(person_id, "demo", "note", "uusi")
 
     async with database.transaction() as session:
-        count = await crypto.rekey(session)
+        count = await rekey(session)
     assert (count.values, count.reencrypted) == (9, 8)
     async with database.transaction() as session:
-        again = await crypto.rekey(session)
+        again = await rekey(session)
     assert (again.values, again.reencrypted) == (9, 0)
 
     crypto.configure(OTHER_KEY)  # the old key can go
@@ -292,7 +294,7 @@ async def test_rekey_stores_answers_as_the_dialogs_say(database: Database) -> No
         await answers.save(person.id, "demo", "age_group", "50_plus")  # as the migration left it
         await answers.save(person.id, "demo", "free_text", FREE_TEXT, plain=True)  # wrongly plain
     async with database.transaction() as session:
-        count = await crypto.rekey(session, plain_answer_keys={"age_group"})
+        count = await rekey(session, plain_answer_keys={"age_group"})
     assert (count.made_plain, count.made_private) == (1, 1)
     async with database.read() as session:
         rows = dict((await session.execute(text("select key, value from answers"))).all())

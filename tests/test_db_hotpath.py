@@ -1,5 +1,5 @@
 """The hot path's statements (built once per dialect, run on the session's connection) and the
-one-trip aiosqlite adapter (db/database.py): same results as before on SQLite and PostgreSQL,
+one-trip aiosqlite adapter (db/sqlite/adapter.py): same results as before on SQLite and PostgreSQL,
 ciphertext at rest, autoflush kept, and one trip to aiosqlite's thread per statement."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import aiosqlite.core
 import pytest
 from sqlalchemy import exc, select, text
 
-from db import Database, crypto
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
 from db.models import Event, Person, ProcessedUpdate
 from db.repositories import (

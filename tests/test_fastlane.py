@@ -1,4 +1,4 @@
-"""The fast lane (db/fastlane.py): the hot path's statements on SQLite run on the DB-API
+"""The fast lane (db/sqlite/fastlane.py): the hot path's statements on SQLite run on the DB-API
 connection, store exactly what SQLAlchemy would store, read exactly what it would read, raise
 SQLAlchemy's errors, and step aside whenever they must (pending ORM changes, no write lock,
 listeners, a busy reader)."""
@@ -18,10 +18,18 @@ import pytest
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from db import Database, crypto, fastlane
+from db import Database
+from db import types as crypto
 from db.migrate import upgrade
 from db.models import Person
-from db.repositories import AnswerRepository, PersonRepository, StateRepository, UpdateRepository
+from db.repositories import (
+    AnswerRepository,
+    PersonRepository,
+    StateRepository,
+    UpdateRepository,
+    hotpath,
+)
+from db.sqlite import fastlane
 
 from .conftest import statements, while_another_writer_holds_the_lock
 
@@ -364,13 +372,11 @@ async def test_a_column_default_computed_in_python_takes_the_ordinary_way(
 ) -> None:
     """The mark without its time: ``processed_at`` gets SQLAlchemy's per-execution default
     (now), which only SQLAlchemy's execution computes; the lane must not store a constant."""
-    from db import repositories
-
     before = datetime.now(UTC)
     async with fast.transaction() as session:
-        statement = repositories._hot(session, "mark", repositories._mark_statement)
+        statement = hotpath.hot(session, "mark", hotpath.mark_statement)
         with through_sqlalchemy() as seen:
-            assert await repositories._write(session, statement, {"update_id": 91}) == 1
+            assert await hotpath.write(session, statement, {"update_id": 91}) == 1
     assert seen == ["INSERT INTO processed_updates (update_id"]
     with sqlite3.connect(fast._lane.path if fast._lane else "") as connection:
         (stamp,) = connection.execute(

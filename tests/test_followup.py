@@ -20,9 +20,16 @@ from bot.factory import build_scheduler
 from bot.features import build_registry
 from bot.features.followup.jobs import BUSY_RETRY, send_followups
 from bot.features.followup.schedule import FOLLOWUP_JOB
-from db.followups import SOURCE_ATTENDED, SOURCE_REQUEST, FollowupInfo, FollowupRepository
 from db.models import Event
-from db.repositories import AnswerRepository, CoachRepository, PersonRepository
+from db.repositories import (
+    SOURCE_ATTENDED,
+    SOURCE_REQUEST,
+    AnswerRepository,
+    CoachRepository,
+    FollowupInfo,
+    FollowupRepository,
+    PersonRepository,
+)
 
 from .conftest import ROOT, Harness, buttons_of, make_app, make_harness, make_settings
 from .handoff_support import (

@@ -834,7 +834,7 @@ async def test_anonymising_a_person_keeps_the_counts(h: Harness) -> None:
 async def erase(h: Harness, telegram_id: int = PERSON) -> None:
     """What /delete (or the retention purge) does, in its own transaction."""
     from bot.features.privacy.service import erase_person
-    from db.privacy import Subject
+    from db.repositories import Subject
 
     async with h.app.db.transaction() as session:
         person = await PersonRepository(session).by_telegram_id(telegram_id)

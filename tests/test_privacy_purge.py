@@ -28,9 +28,9 @@ from db.models import (
     Person,
     RelayMessage,
 )
-from db.privacy import ErasureCounts
 from db.repositories import (
     AnswerRepository,
+    ErasureCounts,
     EventRepository,
     HandoffRepository,
     NewRequest,

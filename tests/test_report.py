@@ -31,7 +31,7 @@ from bot.features.reports.report import (
 )
 from db import Database
 from db.models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
-from db.reports import ReportRepository
+from db.repositories import ReportRepository
 
 from .conftest import app_on, make_settings
 

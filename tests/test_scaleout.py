@@ -12,7 +12,7 @@ from aiogram.methods import SendMessage
 
 from bot.app import App
 from bot.telegram.fsm.redis import redis_storage, rekey_redis
-from db import crypto
+from db import types as crypto
 from db.repositories import AnswerRepository, PersonRepository
 
 from .conftest import (

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from bot.app import App
 from bot.runtime.scheduler import Scheduler
 from db import Database
-from db.jobs import LeaseRepository
 from db.models import JobLease
+from db.repositories import LeaseRepository
 
 from .conftest import make_settings
 

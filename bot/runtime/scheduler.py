@@ -40,8 +40,8 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 
 from bot.app import App
-from db.jobs import LeaseRepository
 from db.models import utcnow
+from db.repositories import LeaseRepository
 
 log = logging.getLogger(__name__)
 

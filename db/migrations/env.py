@@ -13,7 +13,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from db.database import Database
+from db.engine import Database
 from db.models import Base
 
 config = context.config

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
-from db.followups import FollowupRepository
-from db.repositories import AnswerRepository, StatsRepository
+from db.repositories import AnswerRepository, FollowupRepository, StatsRepository
 
 #: answer keys of dialogs/followup.yaml (read by the reports: keep them)
 OUTCOME_KEY = "followup_outcome"

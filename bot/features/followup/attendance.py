@@ -32,7 +32,7 @@ from bot.features.events.views import lookup, occurrence_at
 from bot.features.handoff import service
 from bot.telegram.filters import Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
-from db.followups import AttendanceRepository, AttendeeInfo
+from db.repositories import AttendanceRepository, AttendeeInfo
 
 from . import schedule
 

@@ -41,14 +41,16 @@ from bot.engine.runner import TurnContext
 from bot.engine.state import ConversationState
 from bot.telegram.conversation import Services
 from bot.telegram.render import Delivery
-from db.followups import (
+from db.repositories import (
     FOLLOWUP_FAILED,
     FOLLOWUP_SENT,
     FOLLOWUP_SKIPPED,
     FollowupInfo,
     FollowupRepository,
+    HandoffRepository,
+    PersonRepository,
+    StatsRepository,
 )
-from db.repositories import HandoffRepository, PersonRepository, StatsRepository
 
 from .schedule import FOLLOWUP_JOB
 

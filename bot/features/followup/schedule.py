@@ -9,7 +9,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from db.followups import SOURCE_ATTENDED, SOURCE_REQUEST, FollowupRepository
+from db.repositories import SOURCE_ATTENDED, SOURCE_REQUEST, FollowupRepository
 
 #: the job that sends due follow-ups (see :mod:`bot.features.followup.jobs`)
 FOLLOWUP_JOB: Final = "followup.send"

@@ -14,9 +14,8 @@ from aiogram.types import CallbackQuery, Message
 from bot.app import App
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
-from db import Database, audit
-from db.audit import AuditRepository
-from db.repositories import CoachInfo, CoachRepository, OutboxRepository
+from db import Database
+from db.repositories import AuditRepository, CoachInfo, CoachRepository, OutboxRepository, audit
 
 from .cards import Labels, OutboxAdmin
 from .outbox import kick

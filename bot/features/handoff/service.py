@@ -19,12 +19,11 @@ from bot.config import Settings
 from bot.engine.schema import InputStep
 from bot.features.followup import schedule as followup_schedule
 from bot.telegram.render import split_text
-from db import audit
-from db.audit import AuditRepository
 from db.repositories import (
     CLAIMED,
     CLOSED,
     NEW,
+    AuditRepository,
     CoachInfo,
     CoachRepository,
     HandoffRepository,
@@ -34,6 +33,7 @@ from db.repositories import (
     RelayRepository,
     RequestInfo,
     StatsRepository,
+    audit,
 )
 
 from . import cards

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
-from db.privacy import PrivacyRepository
+from db.repositories import PrivacyRepository
 
 from . import views
 from .notice import render_notice

@@ -23,8 +23,7 @@ from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
 from bot.telegram.conversation import Conversation
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
-from db.privacy import PrivacyRepository, Subject
-from db.repositories import PersonInfo, PersonRepository
+from db.repositories import PersonInfo, PersonRepository, PrivacyRepository, Subject
 
 from . import service, views
 from .notice import render_notice

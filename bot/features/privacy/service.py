@@ -22,8 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.events.browser import NOTICES_JOB, PROMOTED, reminder_times
 from bot.features.handoff.outbox import kick
 from bot.features.handoff.service import SCRUB
-from db.privacy import ErasureCounts, PrivacyRepository, Subject
-from db.repositories import EventRepository, HandoffRepository, OutboxRepository, StatsRepository
+from db.repositories import (
+    ErasureCounts,
+    EventRepository,
+    HandoffRepository,
+    OutboxRepository,
+    PrivacyRepository,
+    StatsRepository,
+    Subject,
+)
 
 if TYPE_CHECKING:
     from bot.app import App

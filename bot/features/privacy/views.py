@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from bot.engine.output import Button, Document, Reply
-from db.privacy import ErasureCounts
+from db.repositories import ErasureCounts
 
 if TYPE_CHECKING:
     from bot.app import App

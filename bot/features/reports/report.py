@@ -20,7 +20,7 @@ from bot.catalogue import HELSINKI
 from bot.catalogue.schema import Catalogue
 from bot.engine.schema import ChoiceStep
 from db import Database
-from db.reports import TARGET_GROUPS, Period, ReportRepository
+from db.repositories import TARGET_GROUPS, Period, ReportRepository
 
 #: counts below this are shown as "<5"
 SMALL: Final = 5

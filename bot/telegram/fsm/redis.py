@@ -18,7 +18,7 @@ from typing import Any, Final
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 
-from db import crypto
+from db import types as crypto
 
 #: set KEYS[1] to ARGV[2] only if it still holds ARGV[1]: a conversation that moved on while
 #: its value was being re-encrypted keeps its newer value

@@ -1,6 +1,6 @@
 """Encryption at rest and the audit log (issue 5).
 
-* Columns that hold what people write become encrypted text (Fernet tokens, see db/crypto.py):
+* Columns that hold what people write become encrypted text (Fernet tokens, see db/types.py):
   ``answers.private_value`` (new; typed answers), ``conversation_states.data``,
   ``handoff_requests.first_name/details/phone/shared_answers``, ``relay_messages.text``,
   ``outbox.payload``. ``answers.value`` stays plain but becomes nullable (choice answers only).
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import db.models
-from db import crypto
+from db.types import decrypt, encrypt
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -109,7 +109,7 @@ def _encrypt_value(column: str) -> Callable[[str], str | None]:
             if value.strip() == "null" and column == "shared_answers":  # sa.JSON's None
                 return None
             value = json.dumps(json.loads(value), ensure_ascii=False, separators=(",", ":"))
-        return crypto.encrypt(value)
+        return encrypt(value)
 
     return change
 
@@ -150,7 +150,7 @@ def upgrade() -> None:
     for answer_id, value in answers:
         bind.execute(
             sa.text("UPDATE answers SET private_value = :secret, value = NULL WHERE id = :id"),
-            {"secret": crypto.encrypt(str(value)), "id": answer_id},
+            {"secret": encrypt(str(value)), "id": answer_id},
         )
     for table, key, column in ENCRYPTED:
         _rewrite(table, key, column, _encrypt_value(column))
@@ -160,14 +160,14 @@ def downgrade() -> None:
     # -- back to plain text (needs the key the values were written with) --
     bind = op.get_bind()
     for table, key, column in ENCRYPTED:
-        _rewrite(table, key, column, crypto.decrypt)
+        _rewrite(table, key, column, decrypt)
     secrets = bind.execute(
         sa.text("SELECT id, private_value FROM answers WHERE private_value IS NOT NULL")
     ).all()
     for answer_id, token in secrets:
         bind.execute(
             sa.text("UPDATE answers SET value = :value WHERE id = :id"),
-            {"value": crypto.decrypt(str(token)), "id": answer_id},
+            {"value": decrypt(str(token)), "id": answer_id},
         )
     bind.execute(sa.text("DELETE FROM answers WHERE value IS NULL"))
     bind.execute(sa.text("UPDATE outbox SET payload = '{}' WHERE payload IS NULL"))

@@ -1,7 +1,7 @@
-"""Follow-up check-ins and event attendance (issue 7): the only SQL of these two tables.
+"""Follow-up check-ins: "how are you doing now?" after a closed request or an attended event.
 
-``followups`` rows are written in the transaction of the thing they follow (a request closed,
-attendance marked) and sent once by a background job; ``event_attendance`` says who came.
+Rows are written in the transaction of the thing they follow (a request closed, attendance
+marked) and sent once by a background job.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import EventAttendance, EventSignup, Followup, Person, utcnow
-from .repositories import _insert, _rowcount
+from ..models import Followup, Person, utcnow
+from .common import insert, rowcount
 
 #: statuses of a follow-up (see :class:`~db.models.Followup`)
 FOLLOWUP_PENDING = "pending"
@@ -68,7 +68,7 @@ class FollowupRepository:
         created = 0
         for days, due_at in sorted(due.items()):
             statement = (
-                _insert(self.session, Followup)
+                insert(self.session, Followup)
                 .values(
                     person_id=person_id,
                     source_kind=source_kind,
@@ -81,7 +81,7 @@ class FollowupRepository:
                 )
                 .on_conflict_do_nothing(index_elements=["source_kind", "source_id", "days"])
             )
-            created += _rowcount(await self.session.execute(statement))
+            created += rowcount(await self.session.execute(statement))
         return created
 
     async def cancel_source(self, source_kind: str, source_id: int, *, reason: str) -> int:
@@ -95,7 +95,7 @@ class FollowupRepository:
             )
             .values(status=FOLLOWUP_SKIPPED, last_error=reason[:64])
         )
-        return _rowcount(result)
+        return rowcount(result)
 
     async def restore_source(self, source_kind: str, source_id: int, *, reason: str) -> int:
         """Undo :meth:`cancel_source` with the same ``reason`` (e.g. attendance marked again)."""
@@ -109,7 +109,7 @@ class FollowupRepository:
             )
             .values(status=FOLLOWUP_PENDING, last_error=None)
         )
-        return _rowcount(result)
+        return rowcount(result)
 
     async def due(self, now: datetime, *, limit: int) -> list[int]:
         rows = await self.session.scalars(
@@ -131,7 +131,7 @@ class FollowupRepository:
             )
             .values(status=FOLLOWUP_SENDING, attempts=Followup.attempts + 1)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def get(self, followup_id: int) -> FollowupInfo | None:
         row = (
@@ -218,68 +218,4 @@ class FollowupRepository:
     async def delete_for_person(self, person_id: int) -> int:
         """For erasure (the foreign key cascades too; this makes it explicit)."""
         result = await self.session.execute(delete(Followup).where(Followup.person_id == person_id))
-        return _rowcount(result)
-
-
-@dataclass(frozen=True, slots=True)
-class AttendeeInfo:
-    """One sign-up of an occurrence, as the coaches' attendance list shows it."""
-
-    signup_id: int
-    person_id: int
-    item_id: str
-    starts_at: datetime
-    status: str
-    attended: bool
-
-
-def _attendee(s: EventSignup, marked: int | None) -> AttendeeInfo:
-    return AttendeeInfo(s.id, s.person_id, s.item_id, s.starts_at, s.status, marked is not None)
-
-
-class AttendanceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def signups(self, item_id: str, since: datetime, until: datetime) -> list[AttendeeInfo]:
-        """Active sign-ups of ``item_id`` at occurrences starting in [since, until), and any
-        sign-up already marked attended there, oldest occurrence first."""
-        rows = await self.session.execute(
-            select(EventSignup, EventAttendance.signup_id)
-            .outerjoin(EventAttendance, EventAttendance.signup_id == EventSignup.id)
-            .where(
-                EventSignup.item_id == item_id,
-                EventSignup.starts_at >= since,
-                EventSignup.starts_at < until,
-                (EventSignup.status == "active") | EventAttendance.signup_id.is_not(None),
-            )
-            .order_by(EventSignup.starts_at, EventSignup.created_at, EventSignup.id)
-        )
-        return [_attendee(s, marked) for s, marked in rows]
-
-    async def signup(self, signup_id: int) -> AttendeeInfo | None:
-        row = (
-            await self.session.execute(
-                select(EventSignup, EventAttendance.signup_id)
-                .outerjoin(EventAttendance, EventAttendance.signup_id == EventSignup.id)
-                .where(EventSignup.id == signup_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        return _attendee(*row)
-
-    async def mark(self, signup_id: int, *, coach_id: int | None, now: datetime) -> bool:
-        """True if the sign-up was not marked before."""
-        statement = (
-            _insert(self.session, EventAttendance)
-            .values(signup_id=signup_id, marked_at=now, marked_by=coach_id)
-            .on_conflict_do_nothing(index_elements=["signup_id"])
-        )
-        return _rowcount(await self.session.execute(statement)) == 1
-
-    async def unmark(self, signup_id: int) -> bool:
-        result = await self.session.execute(
-            delete(EventAttendance).where(EventAttendance.signup_id == signup_id)
-        )
-        return _rowcount(result) == 1
+        return rowcount(result)

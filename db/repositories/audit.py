@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import AuditEntry, utcnow
+from ..models import AuditEntry, utcnow
 
 #: a coach looked at a person's request (the card redrawn for them, a list of requests)
 VIEW = "view"

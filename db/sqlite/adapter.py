@@ -1,292 +1,41 @@
-"""Engine, sessions and transactions.
+"""SQLAlchemy's aiosqlite adapter, leaner: fewer trips to aiosqlite's thread.
 
-SQLite is the default and must hold up under concurrent writers: WAL journal,
-``synchronous=NORMAL``, a busy timeout, and write transactions opened with ``BEGIN IMMEDIATE``.
-A plain (deferred) ``BEGIN`` that first reads and then writes fails at once with "database is
-locked" when another writer got there in between, whatever the timeout, because SQLite cannot
-upgrade the read lock without risking a deadlock. ``BEGIN IMMEDIATE`` takes the write lock up
-front and waits for it politely. Read-only work uses :meth:`Database.read`, whose
-statements run without an explicit transaction: each sees a consistent WAL snapshot, never
-blocks writers, and saves a round trip to the database thread.
-
-Code that needs a transaction writes ``async with db.transaction() as session:``; the session
-is also published as :func:`current_session` so that a collaborator deep inside the same unit
-of work (the conversation storage) joins the same transaction instead of opening its own.
+:func:`lean_aiosqlite_dbapi` is the DB-API module to give ``create_async_engine`` (``module=``);
+:func:`inline_statements` marks the hot path's short statements, which may then run on the
+event loop's thread. Builds on private names of SQLAlchemy's aiosqlite adapter and of
+aiosqlite (versions: :data:`db.sqlite.WRITTEN_FOR`); when they are missing, the stock adapter
+is used.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, exc
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import Session
-
-from . import fastlane
+import aiosqlite
 
 try:
     from sqlalchemy.util import await_ as _await
 except ImportError:  # SQLAlchemy 2.0
     from sqlalchemy.util import await_only as _await
 
-_current: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
-    "urapolku_db_session", default=None
-)
+try:
+    from sqlalchemy.dialects.sqlite.aiosqlite import (
+        AsyncAdapt_aiosqlite_connection,
+        AsyncAdapt_aiosqlite_dbapi,
+    )
+except ImportError:  # moved: lean_aiosqlite_dbapi() keeps the stock adapter
+    _STOCK_ADAPTER_FOUND = False
+else:
+    _STOCK_ADAPTER_FOUND = True
 
-
-def current_session() -> AsyncSession | None:
-    """The session of the write transaction this task is inside, if any."""
-    return _current.get()
-
-
-def normalise_url(url: str) -> str:
-    """Accept the URLs operators write and pick the async driver for them."""
-    if url.startswith(("sqlite:///", "sqlite://")):
-        url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
-    elif url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
-    return url
-
-
-def ensure_sqlite_folder(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-class Database:
-    def __init__(
-        self,
-        url: str,
-        *,
-        echo: bool = False,
-        busy_timeout_s: float = 15.0,
-        fast_lane: bool = True,
-        pool_size: int = 10,
-    ) -> None:
-        """``fast_lane``: the hot path's statements on SQLite bypass SQLAlchemy's execution
-        (db/fastlane.py); False runs every statement through SQLAlchemy. ``pool_size``: the
-        connections a PostgreSQL pool keeps open; up to twice as many more are opened under
-        load (SQLite's pool is fixed: its connections are files, not server processes)."""
-        self.url = normalise_url(url)
-        parsed = make_url(self.url)
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        # parameters are people's data: never in exception messages or logs
-        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
-        if self.is_sqlite:
-            ensure_sqlite_folder(self.url)
-            kwargs["connect_args"] = {"timeout": busy_timeout_s}
-            module = _lean_aiosqlite_dbapi() if parsed.get_driver_name() == "aiosqlite" else None
-            if module is not None:
-                kwargs["module"] = module
-                # the lean adapter runs some statements on the event loop's thread (see below);
-                # it never lets two threads use a connection at once
-                kwargs["connect_args"]["check_same_thread"] = False
-            if parsed.database in (None, "", ":memory:"):
-                from sqlalchemy.pool import StaticPool
-
-                kwargs["poolclass"] = StaticPool
-            else:
-                kwargs["pool_size"] = 8
-                kwargs["max_overflow"] = 24
-        else:
-            kwargs["pool_pre_ping"] = True
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = 2 * pool_size
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        #: the hot path's statements without SQLAlchemy's per-statement work (db/fastlane.py):
-        #: the lean SQLite adapter on a plain database file only (no URI options)
-        self._lane: fastlane.Lane | None = None
-        if self.is_sqlite:
-            _install_sqlite_pragmas(self.engine, int(busy_timeout_s * 1000))
-            file = parsed.database
-            plain_file = bool(file) and file != ":memory:" and not parsed.query
-            if fast_lane and module is not None and file and plain_file:
-                self._lane = fastlane.Lane(self.engine, str(Path(file).expanduser()))
-        self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
-        reader = (
-            self.engine.execution_options(sqlite_begin="NONE") if self.is_sqlite else self.engine
-        )
-        self._read = async_sessionmaker(reader, expire_on_commit=False, autoflush=False)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed on success, rolled back on any exception.
-
-        Nested use inside the same task joins the outer transaction.
-        """
-        outer = _current.get()
-        if outer is not None:
-            yield outer
-            return
-        if self._lane is not None:
-            async with self._writer_turn(), self._lane_transaction(self._lane) as session:
-                yield session
-            return
-        async with self._writer_turn(), self._write() as session:
-            token = _current.set(session)
-            try:
-                async with session.begin():
-                    yield session
-            finally:
-                _current.reset(token)
-
-    @asynccontextmanager
-    async def _lane_transaction(self, lane: fastlane.Lane) -> AsyncIterator[AsyncSession]:
-        """:meth:`transaction` on SQLite with the fast lane: begun at once (``BEGIN
-        IMMEDIATE``, inline when the write lock is free) so that the hot statements take the
-        lane from the first, and ended (COMMIT or ROLLBACK, then close) in one step that runs
-        to completion even if the task is cancelled meanwhile."""
-        session = self._write()
-        token = _current.set(session)
-        connection: Any = None
-        try:
-            try:
-                connection = await session.run_sync(_write_connection)
-            except BaseException:
-                await _end_session(session, None, commit=False)
-                raise
-            session.info[fastlane.WRITER] = (lane, connection)
-            try:
-                yield session
-            except BaseException:
-                await _end_session(session, connection, commit=False)
-                raise
-            await _end_session(session, connection, commit=True)
-        finally:
-            session.info.pop(fastlane.WRITER, None)
-            _current.reset(token)
-
-    @asynccontextmanager
-    async def _writer_turn(self) -> AsyncIterator[None]:
-        """On SQLite, one writer at a time per process, queued fairly in asyncio.
-
-        SQLite allows one writer anyway. Without this, concurrent ``BEGIN IMMEDIATE`` calls
-        wait in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and turns
-        a queue of short transactions into long stalls. Other processes still meet the busy
-        timeout, which is what it is for.
-        """
-        if self._write_lock is None:
-            yield
-            return
-        async with self._write_lock:
-            yield
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (inside a write transaction: that transaction's session)."""
-        outer = _current.get()
-        if outer is not None:
-            yield outer
-            return
-        if self._lane is not None:
-            # SQLite's reads run without BEGIN, each statement on its own snapshot, so ending
-            # the session's transaction with COMMIT or ROLLBACK is the same; a session whose
-            # reads all took the fast lane never had one, and is left as it is
-            session = self._read()
-            session.info[fastlane.READER] = self._lane
-            try:
-                yield session
-            finally:
-                if session.sync_session.in_transaction():
-                    await session.close()
-            return
-        async with self._read() as session, session.begin():
-            yield session
-
-    async def dispose(self) -> None:
-        if self._lane is not None:
-            self._lane.close()
-        await self.engine.dispose()
-
-
-def _write_connection(session: Session) -> Any:
-    """The DB-API connection of the session's transaction, begun now."""
-    with inline_statements():
-        return session.connection().connection.dbapi_connection
-
-
-def _commit_and_close(session: Session) -> None:
-    try:
-        session.commit()
-    finally:
-        session.close()
-
-
-async def _end_session(session: AsyncSession, connection: Any, *, commit: bool) -> None:
-    """Commit (or roll back) and close ``session``; never abandoned halfway.
-
-    When the end runs on the loop's thread (the lean adapter says so), nothing in it waits,
-    so a cancellation cannot land inside it. Otherwise it runs in a task of its own that is
-    awaited to the end even if this task is cancelled meanwhile (the cancellation is raised
-    afterwards), as SQLAlchemy's own ``async with session`` does for its close.
-    """
-    end = _commit_and_close if commit else Session.close  # close rolls back what is open
-    if connection is not None and connection.ends_inline():
-        await session.run_sync(end)
-        return
-    task = asyncio.ensure_future(session.run_sync(end))
-    cancelled: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError as error:
-            cancelled = error
-    task.result()
-    if cancelled is not None:
-        raise cancelled
-
-
-def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin (see the docstring).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode == "NONE":
-            return
-        statement = f"BEGIN {mode}"
-        if fastlane.watched(sync_engine):
-            connection.exec_driver_sql(statement)  # where echo and listeners see it
-            return
-        # one statement without parameters or results: SQLAlchemy's execution adds nothing
-        try:
-            connection.connection.dbapi_connection.cursor().execute(statement)
-        except Exception as error:
-            raise exc.DBAPIError.instance(
-                statement, None, error, sync_engine.dialect.loaded_dbapi.Error
-            ) from error
-
-
-# -- fewer trips to aiosqlite's thread ---------------------------------------------------------
-#
 # (1) Inline statements. A trip costs the event loop's thread more than the SQL: a queue put, a
 # wake-up of the database thread, the GIL going back and forth, and a loop wake-up for the
-# result. The hot path's few short statements (db/repositories.py) run inside
+# result. The hot path's few short statements (db/repositories/hotpath.py) run inside
 # :func:`inline_statements`, and there they run on the calling thread, without a trip, when
 # that cannot wait for another connection's lock:
 #
@@ -440,18 +189,10 @@ class _OneTripCursor:
         return None
 
 
-def _lean_aiosqlite_dbapi() -> Any:
+def lean_aiosqlite_dbapi() -> Any:
     """SQLAlchemy's aiosqlite DB-API shim with :class:`_OneTripCursor` (None: keep the stock
     one, because the internals it builds on are not there)."""
-    try:
-        import sqlite3
-
-        import aiosqlite
-        from sqlalchemy.dialects.sqlite.aiosqlite import (
-            AsyncAdapt_aiosqlite_connection,
-            AsyncAdapt_aiosqlite_dbapi,
-        )
-    except ImportError:
+    if not _STOCK_ADAPTER_FOUND:
         return None
     if not (
         hasattr(aiosqlite.Connection, "_execute")
@@ -501,7 +242,7 @@ def _lean_aiosqlite_dbapi() -> Any:
 
         def run_now(self, operation: str, parameters: Any) -> int | None:
             """A write of the transaction holding SQLite's write lock, on this thread (see
-            db/fastlane.py); the rows it touched, or None when that lock is not held or a trip
+            db/sqlite/fastlane.py); the rows it touched, or None when that lock is not held or a trip
             of this connection is under way."""
             if not self._write_locked or self._trip_under_way():
                 return None

@@ -1,4 +1,4 @@
-"""Figures for the funder's reports (issue 7): the only SQL of the reports.
+"""Figures for the funder's reports: the only SQL of the reports.
 
 Every figure is an aggregate computed by the database (``COUNT`` / ``GROUP BY``); nothing
 loads every row into Python. A period is ``[start, end)`` in UTC. ``municipality`` (an
@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
+from ..models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
 
 #: target groups of the funder, each an answer of the career plan (key, stored value)
 TARGET_GROUPS: Mapping[str, tuple[str, str]] = {

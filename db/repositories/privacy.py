@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import (
+from ..models import (
     Answer,
     ConversationStateRow,
     EventDismissal,
@@ -30,7 +30,9 @@ from .models import (
     Person,
     RelayMessage,
 )
-from .repositories import CLOSED, SIGNUP_ACTIVE, SIGNUP_WAITING, HandoffRepository, _rowcount
+from .common import rowcount
+from .events import SIGNUP_ACTIVE, SIGNUP_WAITING
+from .handoff import CLOSED, HandoffRepository
 
 #: outbox statuses that would still be sent (they are given up when their person is erased)
 _UNSENT = ("pending", "held", "unknown")
@@ -215,7 +217,7 @@ class PrivacyRepository:
             delete(EventDismissal).where(EventDismissal.person_id == person_id)
         )
         result = await self.session.execute(delete(Answer).where(Answer.person_id == person_id))
-        return _rowcount(result)
+        return rowcount(result)
 
     async def erase(self, subject: Subject, *, now: datetime) -> ErasureCounts:
         """Remove every row that identifies the person; their requests are kept anonymous.
@@ -270,28 +272,28 @@ class PrivacyRepository:
             )
         )
         signup_ids = select(EventSignup.id).where(EventSignup.person_id == person_id)
-        reminders = _rowcount(
+        reminders = rowcount(
             await session.execute(delete(EventNotice).where(EventNotice.signup_id.in_(signup_ids)))
         )
-        signups = _rowcount(
+        signups = rowcount(
             await session.execute(delete(EventSignup).where(EventSignup.person_id == person_id))
         )
-        dismissals = _rowcount(
+        dismissals = rowcount(
             await session.execute(
                 delete(EventDismissal).where(EventDismissal.person_id == person_id)
             )
         )
         await session.execute(delete(EventLink).where(EventLink.person_id == person_id))
-        answers = _rowcount(
+        answers = rowcount(
             await session.execute(delete(Answer).where(Answer.person_id == person_id))
         )
-        states = _rowcount(
+        states = rowcount(
             await session.execute(
                 delete(ConversationStateRow).where(ConversationStateRow.subject == telegram_id)
             )
         )
         await self._other_references(person_id)
-        persons = _rowcount(await session.execute(delete(Person).where(Person.id == person_id)))
+        persons = rowcount(await session.execute(delete(Person).where(Person.id == person_id)))
         return ErasureCounts(
             answers=answers,
             signups=signups,

@@ -1,5 +1,5 @@
 """Encryption at rest for what people write (free-text answers, phone numbers, request details,
-relayed messages, the conversation in progress).
+relayed messages, the conversation in progress): the keyring and the encrypted column types.
 
 Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from the ``cryptography``
 package) before they reach the database, and decrypted when they are read, by the column types
@@ -10,8 +10,8 @@ in development it keeps a generated key in a file beside the database, see
 
 Rotation: :func:`configure` takes several keys, newest first. New values are always encrypted
 with the newest key; values encrypted with any of the listed keys can be read. ``urapolku
-rekey`` re-encrypts every stored value with the newest key, after which the old keys can be
-dropped (see docs/SECURITY.md).
+rekey`` (:mod:`db.rekey`) re-encrypts every stored value with the newest key, after which the
+old keys can be dropped (see docs/SECURITY.md).
 
 Nothing here knows about the bot: the caller passes the keys in.
 """
@@ -21,8 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,67 +199,3 @@ class EncryptedJSON(TypeDecorator[Any]):
         if value is None:
             return None
         return decrypt_json(value)
-
-
-async def rekey(session: Any, *, plain_answer_keys: Collection[str] | None = None) -> RekeyCount:
-    """Re-encrypt every encrypted value that is not yet under the newest key, in the caller's
-    transaction (``session``: an AsyncSession). With ``plain_answer_keys`` (the choice answers
-    of the current dialogs), answers are also moved to the column those say: choices readable
-    in ``value``, everything else encrypted in ``private_value``.
-
-    Reads and writes the stored tokens directly (below the column types), so the values are
-    never decoded more than needed and never pass through the ORM.
-    """
-    from sqlalchemy import text
-
-    from .models import Base
-
-    ring = keyring()
-    count = RekeyCount()
-    for table in Base.metadata.sorted_tables:
-        columns = [
-            c.name for c in table.columns if isinstance(c.type, EncryptedText | EncryptedJSON)
-        ]
-        if not columns:
-            continue
-        (key,) = (c.name for c in table.primary_key.columns)
-        for column in columns:
-            rows = await session.execute(
-                text(f'SELECT "{key}", "{column}" FROM "{table.name}" WHERE "{column}" IS NOT NULL')
-            )
-            for row_key, token in rows.all():
-                count.values += 1
-                if ring.is_newest(str(token)):
-                    continue
-                await session.execute(
-                    text(f'UPDATE "{table.name}" SET "{column}" = :token WHERE "{key}" = :key'),
-                    {"token": ring.rotate(str(token)), "key": row_key},
-                )
-                count.reencrypted += 1
-    if plain_answer_keys is not None:
-        plain = frozenset(plain_answer_keys)
-        rows = await session.execute(text("SELECT id, key, value, private_value FROM answers"))
-        for answer_id, answer_key, value, secret in rows.all():
-            if answer_key in plain and secret is not None:
-                await session.execute(
-                    text("UPDATE answers SET value = :v, private_value = NULL WHERE id = :id"),
-                    {"v": ring.decrypt(str(secret)), "id": answer_id},
-                )
-                count.made_plain += 1
-            elif answer_key not in plain and value is not None:
-                await session.execute(
-                    text("UPDATE answers SET private_value = :s, value = NULL WHERE id = :id"),
-                    {"s": ring.encrypt(str(value)), "id": answer_id},
-                )
-                count.made_private += 1
-    return count
-
-
-@dataclass(slots=True)
-class RekeyCount:
-    #: encrypted values looked at, and those re-encrypted with the newest key
-    values: int = 0
-    reencrypted: int = 0
-    #: answers moved to plain ``value`` (choices) and to encrypted ``private_value``
-    made_plain: int = 0
-    made_private: int = 0

@@ -1,40 +1,45 @@
 """The hot path's statements on SQLite, without SQLAlchemy's per-statement work.
 
-Every handled update runs the same few statements (db/repositories.py: the "handled?" read,
-the update mark, an answer, the conversation state). Run through a session, each costs
-SQLAlchemy far more than SQLite: a greenlet switch, the session's connection lookup, an
-execution context, a cursor result, and for the read a session of its own with a pool
-checkout. Here each statement is compiled once (per set of parameter names) and then run
-directly on the sqlite3 connection, with the columns' own type conversions (UTC datetimes,
-encryption) applied to the parameters and the result:
+Every handled update runs the same few statements (:mod:`db.repositories.hotpath`). Run
+through a session, each costs SQLAlchemy far more than SQLite: a greenlet switch, the
+session's connection lookup, an execution context, a cursor result, and for the read a session
+of its own with a pool checkout. Here each statement is compiled once (per set of parameter
+names) and then run directly on the sqlite3 connection, with the columns' own type conversions
+(UTC datetimes, encryption) applied to the parameters and the result:
 
-* :func:`run_write`: inside a write transaction (:meth:`Database.transaction`), on that
+* :func:`run_write`: inside a write transaction opened with :func:`writing`, on that
   transaction's connection, and only while it holds SQLite's write lock with nothing of its
   own in aiosqlite's thread: then nothing can wait for a lock (the lean adapter's rule for
-  inline statements, db/database.py).
-* :func:`read_one`: outside any transaction, on a connection of its own that only reads
-  (``PRAGMA query_only``), on the event loop's thread: in WAL mode a reader never waits for a
-  writer. Its busy timeout is 0; in the rare case SQLite answers "busy" anyway, the caller
-  takes the ordinary way.
+  inline statements, :mod:`db.sqlite.adapter`).
+* :func:`read_one`: in a session opened with :func:`reading`, on a connection of its own that
+  only reads (``PRAGMA query_only``), on the event loop's thread: in WAL mode a reader never
+  waits for a writer. Its busy timeout is 0; in the rare case SQLite answers "busy" anyway, the
+  caller takes the ordinary way.
 
 Both return None when they cannot run (PostgreSQL, an in-memory database, pending ORM changes
 to flush first, SQL echo or cursor listeners switched on, which must see every statement);
-the caller then runs the statement through the session as before. Errors are raised as
-SQLAlchemy's own exception types, with the parameters hidden.
+the caller then runs the statement through the session. Errors are raised as SQLAlchemy's own
+exception types, with the parameters hidden. Builds on compiled statements' private
+attributes (versions: :data:`db.sqlite.WRITTEN_FOR`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-#: ``session.info`` keys set by :class:`~db.database.Database`
+from .adapter import inline_statements
+
+#: ``session.info`` keys set by :func:`writing` and :func:`reading`
 WRITER = "urapolku_fast_writer"
 READER = "urapolku_fast_reader"
 
@@ -205,3 +210,80 @@ def read_one(session: AsyncSession, statement: Any, values: dict[str, Any]) -> A
     if len(rows) > 1:
         raise exc.MultipleResultsFound("Multiple rows were found when exactly one was required")
     return prepared.row(rows[0])
+
+
+# -- the sessions that take the lane -----------------------------------------------------------
+
+
+@asynccontextmanager
+async def writing(session: AsyncSession, lane: Lane) -> AsyncIterator[None]:
+    """``session``'s write transaction, taking the lane: begun at once (``BEGIN IMMEDIATE``,
+    inline when the write lock is free) so that the hot statements take the lane from the
+    first, and ended (COMMIT on success, ROLLBACK on any exception, then close) in one step
+    that runs to completion even if the task is cancelled meanwhile."""
+    connection: Any = None
+    try:
+        try:
+            connection = await session.run_sync(_write_connection)
+        except BaseException:
+            await _end_session(session, None, commit=False)
+            raise
+        session.info[WRITER] = (lane, connection)
+        try:
+            yield
+        except BaseException:
+            await _end_session(session, connection, commit=False)
+            raise
+        await _end_session(session, connection, commit=True)
+    finally:
+        session.info.pop(WRITER, None)
+
+
+@asynccontextmanager
+async def reading(session: AsyncSession, lane: Lane) -> AsyncIterator[None]:
+    """``session`` for reads, taking the lane. SQLite's reads run without BEGIN, each
+    statement on its own snapshot, so ending the session's transaction with COMMIT or ROLLBACK
+    is the same; a session whose reads all took the lane never had one, and is left as it is."""
+    session.info[READER] = lane
+    try:
+        yield
+    finally:
+        if session.sync_session.in_transaction():
+            await session.close()
+
+
+def _write_connection(session: Session) -> Any:
+    """The DB-API connection of the session's transaction, begun now."""
+    with inline_statements():
+        return session.connection().connection.dbapi_connection
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+async def _end_session(session: AsyncSession, connection: Any, *, commit: bool) -> None:
+    """Commit (or roll back) and close ``session``; never abandoned halfway.
+
+    When the end runs on the loop's thread (the lean adapter says so), nothing in it waits,
+    so a cancellation cannot land inside it. Otherwise it runs in a task of its own that is
+    awaited to the end even if this task is cancelled meanwhile (the cancellation is raised
+    afterwards), as SQLAlchemy's own ``async with session`` does for its close.
+    """
+    end = _commit_and_close if commit else Session.close  # close rolls back what is open
+    if connection is not None and connection.ends_inline():
+        await session.run_sync(end)
+        return
+    task = asyncio.ensure_future(session.run_sync(end))
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            cancelled = error
+    task.result()
+    if cancelled is not None:
+        raise cancelled

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import JobLease
-from .repositories import _insert, _rowcount
+from ..models import JobLease
+from .common import insert, rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,11 @@ class LeaseRepository:
         """Take the lease on ``name`` until ``now + ttl``; False if another worker holds it or
         ran the job less than ``min_interval`` ago."""
         inserted = await self.session.execute(
-            _insert(self.session, JobLease)
+            insert(self.session, JobLease)
             .values(name=name, holder=holder, expires_at=now + ttl, acquired_at=now, runs=1)
             .on_conflict_do_nothing(index_elements=[JobLease.name])
         )
-        if _rowcount(inserted):
+        if rowcount(inserted):
             return True
         result = await self.session.execute(
             update(JobLease)
@@ -64,7 +64,7 @@ class LeaseRepository:
             )
             .values(holder=holder, expires_at=now + ttl, acquired_at=now, runs=JobLease.runs + 1)
         )
-        return bool(_rowcount(result))
+        return bool(rowcount(result))
 
     async def renew(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
         """Extend a lease we hold; False if it is no longer ours (it ran out and was taken)."""
@@ -73,7 +73,7 @@ class LeaseRepository:
             .where(JobLease.name == name, JobLease.holder == holder)
             .values(expires_at=now + ttl)
         )
-        return bool(_rowcount(result))
+        return bool(rowcount(result))
 
     async def release(self, name: str, holder: str, *, now: datetime) -> bool:
         """Give the lease up at once (the pass is over); False if it was not ours."""
@@ -82,7 +82,7 @@ class LeaseRepository:
             .where(JobLease.name == name, JobLease.holder == holder)
             .values(expires_at=now)
         )
-        return bool(_rowcount(result))
+        return bool(rowcount(result))
 
     async def get(self, name: str) -> LeaseInfo | None:
         row = await self.session.scalar(
