@@ -354,7 +354,7 @@ def test_cli_exit_codes_json_and_no_colour_when_piped(
 
 
 def test_colour_only_on_a_terminal_without_no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.cli import _painter
+    from bot.cli.check import painter
     from bot.content.source import Problem
 
     class Tty:
@@ -364,8 +364,8 @@ def test_colour_only_on_a_terminal_without_no_colour(monkeypatch: pytest.MonkeyP
     problem = Problem("a.yaml", 3, 5, "unknown step 'x'")
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm")
-    assert _painter(Tty())(problem) == "a.yaml:3:5: \033[1;31merror\033[0m: unknown step 'x'"
+    assert painter(Tty())(problem) == "a.yaml:3:5: \033[1;31merror\033[0m: unknown step 'x'"
     monkeypatch.setenv("NO_COLOR", "1")
-    assert _painter(Tty())(problem) == "a.yaml:3:5: error: unknown step 'x'"
+    assert painter(Tty())(problem) == "a.yaml:3:5: error: unknown step 'x'"
     monkeypatch.delenv("NO_COLOR")
-    assert _painter(object())(problem) == "a.yaml:3:5: error: unknown step 'x'"
+    assert painter(object())(problem) == "a.yaml:3:5: error: unknown step 'x'"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from bot.cli import main
 
 from .conftest import FIXTURES, ROOT
 
@@ -103,3 +109,26 @@ def test_broken_content_stops_with_file_and_line(tmp_path: Path) -> None:
     assert "demo.yaml:" in result.stderr
     assert "unknown step 'by_aeg' (did you mean 'by_age'?)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_chat_takes_any_language_the_content_has_texts_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "content", content)
+    (content / "texts" / "de.yaml").write_text(
+        "version: 1\nlanguage: de\nname: Deutsch\ntexts:\n  terminal:\n    intro: INTRO-de\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}")
+    monkeypatch.setenv("DIALOGS_DIR", str(copy_dialogs(tmp_path)))
+    monkeypatch.setenv("CONTENT_DIR", str(content))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
+    assert main(["chat", "--user-id", "11", "--lang", "de"]) == 0
+    out = capsys.readouterr().out
+    assert "INTRO-de" in out
+    assert "INTRO-fi" not in out
+
+    assert main(["chat", "--lang", "xx"]) == 2
+    assert capsys.readouterr().err == "urapolku: no texts in 'xx'; known: fi, sv, en, de\n"

@@ -1,24 +1,17 @@
-"""Long polling that confirms an update to Telegram only after it has been handled.
+"""Long polling (:func:`poll`) that confirms an update to Telegram only after it has been handled.
 
-aiogram's own polling moves the offset past a batch (which confirms it to Telegram) while the
-batch may still be in progress; a crash then loses those updates. Here the offset sent to
-Telegram never passes the oldest update that is still being handled, so a crash means
-re-delivery, and the unit-of-work middleware makes re-delivery harmless (its "handled" mark is
-committed with the update's effects).
+The offset sent to Telegram never passes the oldest update still being handled, so a crash
+means re-delivery, which the unit-of-work middleware makes harmless (its "handled" mark is
+committed with the update's effects); aiogram's own polling confirms a batch while it may still
+be in progress. Updates of one chat run one after another in Telegram's order; different chats
+run concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`).
 
-The loop is pipelined: it goes on fetching while earlier updates are handled, so one slow
-update does not hold back everyone else's. Updates of one chat run one after another in the
-order Telegram numbered them (a person's fast double tap cannot race their own conversation);
-updates of different chats run concurrently. Because the offset stays at the oldest unfinished
-update, Telegram hands out the updates after it again on every fetch: those already in flight
-or finished are recognised by their ``update_id`` and dropped, so none is handled twice by
-this process, and they are dropped before being parsed (:class:`GetRawUpdates`). A fetch
-that brings nothing new is not repeated until the offset can move on (the oldest update
-finished) or a short pause has passed, so a slow update does not make the loop a busy one. At
-most :data:`CONCURRENCY` updates run at a time, and while at least as many more are ready and
-waiting for a turn the loop does not fetch at all: under load a fetch would mostly hand out
-those same updates again (each fetch costs the bot and Telegram about as much per update handed
-out as per update handled), and nothing it brings could start sooner.
+Because the offset stays at the oldest unfinished update, Telegram hands out later ones again:
+they are dropped by ``update_id`` before being parsed
+(:class:`~bot.telegram.session.GetRawUpdates`). A fetch that brings nothing new is not repeated
+until the oldest update finishes or a short pause has passed, and while every slot is taken and
+as many updates wait for one, the loop does not fetch at all (it would mostly get the same
+updates again, and nothing it brings could start sooner).
 """
 
 from __future__ import annotations
@@ -28,7 +21,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -39,6 +32,8 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+
+from bot.telegram.session import GetRawUpdates
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +48,6 @@ BUSY_GAP_S = 0.05
 CONCURRENCY = 8
 #: an update that takes longer than this is logged (something is stuck or overloaded)
 SLOW_S = 2.0
-
-
-class GetRawUpdates(GetUpdates):
-    """``getUpdates`` whose answer stays JSON: updates handed out again while an older one is
-    in flight are dropped by id without being parsed (only new ones become :class:`Update`)."""
-
-    __returning__: ClassVar[Any] = list[dict[str, Any]]
 
 
 def chat_key(update: Update) -> int:

@@ -53,6 +53,8 @@ from aiogram.types import (
     Voice,
 )
 
+from bot.telegram.session import answer_type
+
 BOT_USER = User(id=7_000_000_001, is_bot=True, first_name="Urapolku", username="urapolku_bot")
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -257,7 +259,7 @@ class OfflineSession(BaseSession):
             return updated
         if isinstance(method, AnswerCallbackQuery):
             return True
-        returning = getattr(method, "__returning__", None)
+        returning = answer_type(method)
         if returning is bool:
             return True
         raise NotImplementedError(f"the offline session does not know {type(method).__name__}")

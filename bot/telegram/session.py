@@ -1,19 +1,25 @@
-"""Outgoing Bot API calls: Telegram's 429 and transient failures are expected events.
+"""The one place that relies on aiogram's internals, and the policy of outgoing Bot API calls.
 
-A request middleware on the Bot's session waits ``retry_after`` on 429 and retries 5xx and
-network errors with backoff, a bounded number of times; anything else is raised to the caller.
-A message send that fails after it left is not retried (it may have been delivered).
+Written for the aiogram versions in :data:`AIOGRAM_VERSIONS` (the same bounds are pinned in
+pyproject.toml; a test fails when the installed aiogram is outside them). The internals used:
 
-Another keeps aiogram's answer models alive (:class:`PinResponseTypes`): without it, every
-few Bot API calls cost a pydantic model build of several milliseconds.
+* ``TelegramMethod.__returning__``, a call's answer type: read by :class:`PinResponseTypes` and
+  :func:`answer_type`, overridden by :class:`GetRawUpdates`;
+* ``aiogram.methods.base.Response[T]``, the answer model aiogram builds per answer type: kept
+  alive by :class:`PinResponseTypes`, built as ``Response[Unread | bool]`` for
+  :func:`answers_unread`;
+* ``BaseSession.check_response``, overridden by :class:`JsonBodySession` for
+  :func:`answers_unread`;
+* ``AiohttpSession.build_form_data`` and ``BaseSession.prepare_value(..., _dumps_json=False)``,
+  overridden and called by :class:`JsonBodySession` to send one JSON body.
 
-Inside :func:`answers_unread`, the answers to ``sendMessage`` and ``editMessageText`` are
-checked for success and errors as usual, but the message Telegram returns is not built into
-aiogram's models: the call returns an :class:`Unread`. For callers that do not use the result
-(the dialog's replies): about a twentieth of the bot's time per update.
+Elsewhere the bot uses aiogram's public API and extension points only (a custom session in
+:mod:`bot.telegram.offline`, request middlewares, ``FSMContextMiddleware`` split in two in
+:mod:`bot.telegram.middlewares.state`); the version bounds cover those too.
 
-:class:`JsonBodySession` sends each call without files as one JSON body, as the Bot API
-accepts, instead of aiogram's multipart form (about a tenth of the bot's CPU per call).
+Besides those: :class:`RetryMiddleware` waits ``retry_after`` on 429 and retries 5xx and
+network errors with backoff, a bounded number of times (a send that failed after it left is
+not retried: it may have been delivered); anything else is raised to the caller.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar, Final
 
 import orjson
 from aiogram import Bot
@@ -36,7 +42,12 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types.base import TelegramObject
 from aiohttp import BytesPayload, FormData
 
+from bot.telegram.limits.local import SENDS
+
 log = logging.getLogger(__name__)
+
+#: the aiogram versions this module was written for: at least the first, below the second
+AIOGRAM_VERSIONS: Final = ((3, 20), (3, 32))
 
 #: ``Response[T]`` for every answer type ``T`` this process has asked for, held for good
 _RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
@@ -46,11 +57,10 @@ class PinResponseTypes(BaseRequestMiddleware):
     """Holds a strong reference to ``Response[method.__returning__]`` before each call.
 
     aiogram builds ``Response[T]`` for every answer it reads. Pydantic (2.12 and later) caches
-    parametrised generic models only weakly, and a class lives in reference cycles, so the
-    garbage collector frees it after a while and the next answer builds it again: about 9 ms
-    of schema generation for ``Response[Message]``, once every one or two calls under load
-    (measured with bench/throughput.py: about half the bot's CPU). Keeping one reference per
-    answer type (a few dozen at most) makes every later lookup a cache hit.
+    parametrised generic models only weakly, so the garbage collector frees them and the next
+    answer builds the model again (schema generation, several milliseconds; figures in
+    docs/PERFORMANCE.md). One reference per answer type (a few dozen at most) keeps every
+    later lookup a cache hit.
     """
 
     async def __call__(
@@ -63,6 +73,18 @@ class PinResponseTypes(BaseRequestMiddleware):
         if returning not in _RESPONSE_TYPES:
             _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
         return await make_request(bot, method)
+
+
+def answer_type(method: TelegramMethod[Any]) -> Any:
+    """The type aiogram reads ``method``'s answer into (``None`` for an odd object)."""
+    return getattr(method, "__returning__", None)
+
+
+class GetRawUpdates(GetUpdates):
+    """``getUpdates`` whose answer stays JSON (a list of dicts): the caller parses only the
+    updates it wants into :class:`~aiogram.types.Update`."""
+
+    __returning__: ClassVar[Any] = list[dict[str, Any]]
 
 
 class Unread(TelegramObject):
@@ -130,8 +152,6 @@ def _maybe_delivered(method: Any, exc: Exception) -> bool:
     """A send that failed after it left (a timeout, a dropped connection) may have reached the
     person: repeating it could deliver it twice, so it is not retried here. Only "cannot
     connect" proves nothing was sent."""
-    from bot.telegram.limits.local import SENDS
-
     return (
         isinstance(exc, TelegramNetworkError)
         and isinstance(method, SENDS)

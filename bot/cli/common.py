@@ -1,0 +1,24 @@
+"""What the command modules share: the exit code of an operator mistake and an open database."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from bot.config import Settings
+from db import Database
+from db.migrate import upgrade
+
+#: a bad setting, broken content or a wrong option: one clear message and this exit code
+EXIT_USAGE = 2
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The database of ``settings``, its schema brought up to date; closed afterwards."""
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    try:
+        await upgrade(database)
+        yield database
+    finally:
+        await database.dispose()
