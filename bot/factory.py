@@ -22,7 +22,7 @@ from bot.app import App
 from bot.config import ConfigError, Settings
 from bot.content import reload as content_reload
 from bot.content.snapshot import LANGUAGES, load_content
-from bot.features import build_registry
+from bot.features import build_registry, content_sections
 from bot.features.events import jobs as events_jobs
 from bot.features.events import router as events
 from bot.features.followup import attendance as followup_attendance
@@ -93,6 +93,7 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         settings.content_dir,
         default_language=settings.default_language,
         actions=actions,
+        sections=content_sections(),
     )
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     if migrate:

@@ -98,6 +98,8 @@ class ContentReloader:
                 settings.content_dir,
                 default_language=settings.default_language,
                 actions=self.app.actions,
+                # the same feature sections as the content serving now
+                sections=tuple(self.app.content.sections),
             )
             changed = now != self.loaded
             if content is None:
