@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import ConfigError, Settings
 from bot.content import reload as content_reload
-from bot.content.snapshot import LANGUAGES, load_content
+from bot.content.languages import LANGUAGES
+from bot.content.snapshot import load_content
 from bot.features import build_registry, content_sections
 from bot.features.events import jobs as events_jobs
 from bot.features.events import router as events
