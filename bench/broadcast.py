@@ -42,7 +42,7 @@ from bot.catalogue import HELSINKI  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content.snapshot import load_content  # noqa: E402
 from bot.factory import configure_data_key, create_bot  # noqa: E402
-from bot.features import build_registry  # noqa: E402
+from bot.features import build_registry, content_sections  # noqa: E402
 from bot.features.events import jobs as events_jobs  # noqa: E402
 from bot.features.events.browser import DAY_BEFORE  # noqa: E402
 from bot.runtime.scheduler import Scheduler  # noqa: E402
@@ -149,7 +149,11 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         settings = base.model_copy(update={"outgoing_per_second": share})
         actions = build_registry()
         content = load_content(
-            settings.dialogs_dir, settings.content_dir, default_language="fi", actions=actions
+            settings.dialogs_dir,
+            settings.content_dir,
+            default_language="fi",
+            actions=actions,
+            sections=content_sections(),
         )
         setup = Database(database_url)
         await upgrade(setup)

@@ -39,7 +39,7 @@ from bot.config import Settings
 from bot.content.snapshot import load_content
 from bot.engine.actions import ActionContext, ActionResult
 from bot.factory import create_bot, create_dispatcher
-from bot.features import build_registry
+from bot.features import build_registry, content_sections
 from bot.features.handoff.outbox import deliver_outbox
 from bot.telegram.offline import ChatClient, OfflineSession
 from db import Database
@@ -110,7 +110,11 @@ async def build(directory: Path, rate: float, rng: random.Random) -> tuple[App, 
         if name not in registry:
             registry.register(name, _nothing)
     content = load_content(
-        settings.dialogs_dir, settings.content_dir, default_language="fi", actions=registry
+        settings.dialogs_dir,
+        settings.content_dir,
+        default_language="fi",
+        actions=registry,
+        sections=content_sections(),
     )
     database = Database(settings.database_url)
     await upgrade(database)

@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 from bot.app import App
 from bot.config import Settings
 from bot.content.snapshot import load_content
-from bot.features import build_registry
+from bot.features import build_registry, content_sections
 from bot.features.reports.report import build_report, to_text
 from db import Database
 from db.migrate import upgrade
@@ -218,7 +218,7 @@ async def main() -> None:
     )
     registry = build_registry()
     content = load_content(settings.dialogs_dir, settings.content_dir, default_language="fi",
-                           actions=registry)  # fmt: skip
+                           actions=registry, sections=content_sections())  # fmt: skip
     app = App(settings=settings, db=db, content=content, actions=registry)
     month, _ = await timed(app, date(2026, 6, 1), date(2026, 6, 30))
     year, text = await timed(app, date(2026, 1, 1), date(2026, 12, 31))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,15 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import ConfigError, Settings
 from bot.content import reload as content_reload
-from bot.content.snapshot import LANGUAGES, load_content
-from bot.features import build_registry
+from bot.content.languages import LANGUAGES
+from bot.content.snapshot import load_content
+from bot.features import build_registry, content_sections
 from bot.features.events import jobs as events_jobs
 from bot.features.events import router as events
 from bot.features.followup import attendance as followup_attendance
 from bot.features.followup import jobs as followup_jobs
 from bot.features.handoff import admin as handoff_admin
+from bot.features.handoff import api as handoff_api
 from bot.features.handoff import coach_router as handoff_coach
 from bot.features.handoff import jobs as handoff_jobs
 from bot.features.handoff import person_router as handoff_person
@@ -69,7 +73,7 @@ def dev_key_path(database_url: str) -> Path:
 
 
 def configure_data_key(settings: Settings) -> None:
-    """Give :mod:`db.crypto` the keys that encrypt what people write, once at startup.
+    """Give :mod:`db.types` the keys that encrypt what people write, once at startup.
 
     DATA_KEY when set; otherwise production refuses (:class:`ConfigError`), and development
     uses a generated key kept in :func:`dev_key_path` (mode 0600). See docs/SECURITY.md.
@@ -94,9 +98,11 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         settings.content_dir,
         default_language=settings.default_language,
         actions=actions,
+        sections=content_sections(),
     )
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     if migrate:
+        # imported only to migrate: Alembic stays out of a bot that does not (upgrade_in_child)
         from db.migrate import upgrade
 
         await upgrade(database)
@@ -108,9 +114,6 @@ async def upgrade_in_child(settings: Settings) -> None:
 
     Alembic and its templating stay out of the long-running bot: importing them costs each
     worker ~25 MB of memory that is never given back."""
-    import os
-    import sys
-
     env = {**os.environ, "DATABASE_URL": settings.database_url}
     if settings.data_key is not None:
         env["DATA_KEY"] = settings.data_key.get_secret_value()
@@ -184,6 +187,7 @@ def create_storage(app: App) -> tuple[BaseStorage, BaseEventIsolation]:
     """
     url = app.settings.redis_url
     if url:
+        # only with REDIS_URL: both need the optional redis package
         from aiogram.fsm.storage.redis import RedisEventIsolation
 
         from bot.telegram.fsm.redis import redis_storage
@@ -224,7 +228,9 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher.include_router(private.build_router())
     if app.settings.coach_chat_id is not None:
         # /event <item id>: who came (before the coach router, which takes every message)
-        dispatcher.include_router(followup_attendance.build_router(app.settings.coach_chat_id))
+        dispatcher.include_router(
+            followup_attendance.build_router(app.settings.coach_chat_id, handoff_api.coach_id)
+        )
         dispatcher.include_router(handoff_coach.build_router(app.settings.coach_chat_id))
     # last: my_chat_member, and what every other router left (ignored on purpose)
     dispatcher.include_router(updates.build_router())

@@ -22,7 +22,7 @@ from bot.content.snapshot import load_content
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
 from bot.factory import create_bot, create_dispatcher
-from bot.features import build_registry
+from bot.features import build_registry, content_sections
 from bot.telegram.offline import ChatClient, OfflineSession
 from db import Database
 from db import types as crypto
@@ -93,6 +93,7 @@ def app_on(settings: Settings, database: Database, registry: ActionRegistry | No
         settings.content_dir,
         default_language=settings.default_language,
         actions=registry,
+        sections=content_sections(),
     )
     return App(settings=settings, db=database, content=content, actions=registry)
 

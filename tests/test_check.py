@@ -18,6 +18,7 @@ import pytest
 from bot.content.snapshot import check_content, check_files
 from bot.content.source import Severity
 from bot.engine.schema import ChoiceStep, MessageStep
+from bot.features import content_sections
 
 from .conftest import FIXTURES, ROOT, registry_with_echo
 
@@ -39,7 +40,11 @@ def lay_out(case: str, root: Path) -> tuple[Path, Path]:
 def check_case(case: str, root: Path) -> tuple[bool, list[str]]:
     dialogs, content = lay_out(case, root)
     loaded, problems = check_content(
-        dialogs, content, default_language="fi", actions=registry_with_echo()
+        dialogs,
+        content,
+        default_language="fi",
+        actions=registry_with_echo(),
+        sections=content_sections(),
     )
     return loaded is not None, [str(p).replace(f"{root}/", "") for p in problems]
 
@@ -206,7 +211,11 @@ def test_good_fixtures_and_bundled_content_have_no_errors() -> None:
         (ROOT / "dialogs", ROOT / "content"),
     ):
         loaded, problems = check_content(
-            dialogs, content, default_language="fi", actions=registry_with_echo()
+            dialogs,
+            content,
+            default_language="fi",
+            actions=registry_with_echo(),
+            sections=content_sections(),
         )
         assert loaded is not None, [str(p) for p in problems]
         assert [p for p in problems if p.severity is Severity.ERROR] == []
@@ -214,7 +223,13 @@ def test_good_fixtures_and_bundled_content_have_no_errors() -> None:
 
 def test_variant_texts_replace_inline_texts_only_for_the_variant(tmp_path: Path) -> None:
     dialogs, content = lay_out("variant_fallback", tmp_path)
-    loaded, _ = check_content(dialogs, content, default_language="fi", actions=registry_with_echo())
+    loaded, _ = check_content(
+        dialogs,
+        content,
+        default_language="fi",
+        actions=registry_with_echo(),
+        sections=content_sections(),
+    )
     assert loaded is not None
     hello = loaded.dialogs.step("demo", "hello")
     texts = loaded.texts
@@ -232,7 +247,11 @@ def test_variant_texts_replace_inline_texts_only_for_the_variant(tmp_path: Path)
 
 def test_bundled_plain_finnish_covers_every_dialog() -> None:
     loaded, problems = check_content(
-        ROOT / "dialogs", ROOT / "content", default_language="fi", actions=registry_with_echo()
+        ROOT / "dialogs",
+        ROOT / "content",
+        default_language="fi",
+        actions=registry_with_echo(),
+        sections=content_sections(),
     )
     assert loaded is not None
     notes = [str(p) for p in problems if p.code == "fallback"]
@@ -256,7 +275,12 @@ def test_named_file_inside_shows_only_its_problems(tmp_path: Path) -> None:
     )
     named = dialogs / "broken.yaml"
     problems = check_files(
-        [named], dialogs, content, default_language="fi", actions=registry_with_echo()
+        [named],
+        dialogs,
+        content,
+        default_language="fi",
+        actions=registry_with_echo(),
+        sections=content_sections(),
     )
     assert {p.file for p in problems} == {str(named)}
     assert [(p.line, p.message) for p in problems if p.severity is Severity.ERROR] == [
@@ -278,6 +302,7 @@ def test_named_draft_outside_is_checked_in_place_of_its_namesake(tmp_path: Path)
         content,
         default_language="fi",
         actions=registry_with_echo(),
+        sections=content_sections(),
     )
     assert [str(p) for p in problems][:3] == [
         f"{tmp_path}/nope.yaml: error: no such file",

@@ -26,7 +26,7 @@ from sqlalchemy import MetaData, select
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.factory import set_commands
-from bot.features import build_registry
+from bot.features import build_registry, content_sections
 from bot.telegram.offline import ChatClient
 from db import Database
 from db.models import Base, Person
@@ -592,6 +592,7 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
         tmp_path / "content",
         default_language="fi",
         actions=build_registry(),
+        sections=content_sections(),
     )
     assert content is None
     errors = sorted(

@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
+# the languages an item is held in and those a person reads are the bot's own languages
+from bot.content.languages import LANGUAGES as LANGUAGES
+from bot.content.languages import Language as Language
+
 #: Prefix of every text key this package uses.
 TEXT_PREFIX: Final = "catalogue"
 
@@ -72,8 +76,6 @@ FIELDS: Final[tuple[WorkField, ...]] = get_args(WorkField)
 Municipality = Literal["lohja", "vihti", "raasepori", "hanko", "karkkila", "rovaniemi"]
 MUNICIPALITIES: Final[tuple[Municipality, ...]] = get_args(Municipality)
 
-Language = Literal["fi", "sv", "en"]
-LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 AgeGroup = Literal["under_30", "30_49", "50_plus"]
 AGE_GROUPS: Final[tuple[AgeGroup, ...]] = get_args(AgeGroup)

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(settings: Settings, args: argparse.Namespace) -> int:
     # imported here: the actions load aiogram, which at the top makes `urapolku --help` take
     # 5 s instead of 1 s (measured)
-    from bot.features import build_registry
+    from bot.features import build_registry, content_sections
 
     files: list[str] = args.files
     if files:
@@ -43,6 +43,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             settings.content_dir,
             default_language=settings.default_language,
             actions=build_registry(),
+            sections=content_sections(),
         )
     else:
         _, problems = check_content(
@@ -50,6 +51,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             settings.content_dir,
             default_language=settings.default_language,
             actions=build_registry(),
+            sections=content_sections(),
         )
     counts = dict.fromkeys(Severity, 0)
     for problem in problems:

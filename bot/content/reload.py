@@ -33,6 +33,7 @@ from bot.content.snapshot import Content, check_content, fingerprint
 from bot.content.source import Problem, Severity
 from bot.engine.loader import MAX_MESSAGE
 from bot.runtime.eventloop import settle_heap
+from bot.runtime.scheduler import Scheduler
 from bot.telegram.filters import PRIVATE_CHAT, Magic
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class ContentReloader:
                 settings.content_dir,
                 default_language=settings.default_language,
                 actions=self.app.actions,
+                # the same feature sections as the content serving now
+                sections=tuple(self.app.content.sections),
             )
             changed = now != self.loaded
             if content is None:
@@ -167,11 +170,8 @@ def reloader_for(app: App) -> ContentReloader:
     return reloader
 
 
-def register(scheduler: object) -> None:
-    """Add the file watcher to a :class:`bot.runtime.scheduler.Scheduler`."""
-    from bot.runtime.scheduler import Scheduler
-
-    assert isinstance(scheduler, Scheduler)
+def register(scheduler: Scheduler) -> None:
+    """Add the file watcher to the scheduler."""
     reloader = reloader_for(scheduler.app)
     # every worker holds its own copy of the content, so each one watches the files
     scheduler.every(POLL_SECONDS, JOB_NAME, reloader.job, local=True)

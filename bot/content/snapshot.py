@@ -1,20 +1,37 @@
-"""The content the bot serves (dialogs, texts, catalogue), loaded and checked as one snapshot.
+"""The content the bot serves (dialogs, texts, catalogue and each feature's section), loaded
+and checked as one snapshot.
 
-A snapshot is replaced only by another complete, valid snapshot: a broken file never takes
-the live bot down; the last good content keeps serving.
+:func:`check_content` loads and checks everything and returns the :class:`Content` (or None when
+anything has errors); the features' own files are checked by the :class:`ContentSection` list
+the caller passes (``bot.features.content_sections()``). A snapshot is replaced only by another
+complete, valid snapshot: a broken file never takes the live bot down; the last good content
+keeps serving.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection
+import shutil
+import tempfile
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from bot.catalogue import tags
 from bot.catalogue.loader import check_catalogue
-from bot.content.source import ContentError, Loc, Problem, Severity, YamlDocument, suggest
+from bot.content.languages import LANGUAGES as LANGUAGES  # also imported from here
+from bot.content.section import ContentSection
+from bot.content.source import (
+    ContentError,
+    Loc,
+    Problem,
+    Severity,
+    YamlDocument,
+    load_yaml,
+    suggest,
+)
 from bot.engine.loader import (
     MAX_MESSAGE,
     OVERRIDE_PREFIX,
@@ -30,7 +47,7 @@ from bot.engine.texts import TextCatalogue, load_texts_collecting
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("fi", "sv", "en")
+T = TypeVar("T")
 ENTRY_DIALOG = "onboarding"
 HOME = ("onboarding", "menu")
 
@@ -43,6 +60,18 @@ class Content:
     catalogue: Any = None
     #: the files this snapshot was loaded from (see :func:`fingerprint`); live reload compares it
     fingerprint: str = ""
+    #: each feature section's checked value (read it with :meth:`section`)
+    sections: Mapping[ContentSection[Any], object] = field(default_factory=dict)
+
+    def section(self, key: ContentSection[T]) -> T:
+        """The checked value of a feature's section, e.g. ``content.section(HANDOFF)``."""
+        try:
+            return cast(T, self.sections[key])
+        except KeyError:
+            raise LookupError(
+                f"this content was loaded without the {key.name!r} section; pass "
+                "sections=bot.features.content_sections() to check_content or load_content"
+            ) from None
 
     @property
     def languages(self) -> list[str]:
@@ -82,8 +111,12 @@ def check_content(
     *,
     default_language: str,
     actions: Collection[str],
+    sections: Iterable[ContentSection[Any]] = (),
 ) -> tuple[Content | None, list[Problem]]:
-    """Load everything and return (content, problems); content is None if there are errors."""
+    """Load everything and return (content, problems); content is None if there are errors.
+
+    ``sections`` are the features' own content files (``bot.features.content_sections()``).
+    """
     # taken first: a file saved while we read is seen as a change by the next look
     files = fingerprint([dialogs_dir, content_dir])
     texts, problems = load_texts_collecting(content_dir / "texts", default_language)
@@ -106,28 +139,40 @@ def check_content(
     if catalogue_dir.is_dir():
         catalogue, catalogue_problems = check_catalogue(catalogue_dir, texts)
         problems += catalogue_problems
-    # office hours and saved replies for the coaches (imported here: bot.features.handoff builds on this)
-    from bot.features.handoff.section import check_handoff_content
-
-    problems += check_handoff_content(content_dir)[1]
-    # the privacy notice (content/privacy.yaml)
-    from bot.features.privacy.notice import check_privacy_content
-
-    problems += check_privacy_content(content_dir)[1]
+    values: dict[ContentSection[Any], object] = {}
+    for section in sections:
+        value, section_problems = section.check(content_dir, texts)
+        problems += section_problems
+        values[section] = value
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         return None, problems
     content = Content(
-        dialogs=dialogs, texts=texts, warnings=problems, catalogue=catalogue, fingerprint=files
+        dialogs=dialogs,
+        texts=texts,
+        warnings=problems,
+        catalogue=catalogue,
+        fingerprint=files,
+        sections=values,
     )
     return content, problems
 
 
 def load_content(
-    dialogs_dir: Path, content_dir: Path, *, default_language: str, actions: Collection[str]
+    dialogs_dir: Path,
+    content_dir: Path,
+    *,
+    default_language: str,
+    actions: Collection[str],
+    sections: Iterable[ContentSection[Any]] = (),
 ) -> Content:
+    """:func:`check_content`, raising :class:`ContentError` with the errors if there are any."""
     content, problems = check_content(
-        dialogs_dir, content_dir, default_language=default_language, actions=actions
+        dialogs_dir,
+        content_dir,
+        default_language=default_language,
+        actions=actions,
+        sections=sections,
     )
     if content is None:
         raise ContentError([p for p in problems if p.severity is Severity.ERROR])
@@ -183,8 +228,6 @@ def lint_text_translations(texts: TextCatalogue, languages: Collection[str]) -> 
 def _answer_vocabularies() -> dict[str, tuple[str, ...]]:
     """Answer keys the recommender reads, with the catalogue tags each may hold ('other' is
     always allowed: "none of these")."""
-    from bot.catalogue import tags
-
     vocabularies: dict[str, tuple[str, ...]] = {
         "situation": tags.SITUATIONS,
         "unemployment_duration": tags.UNEMPLOYMENT_DURATIONS,
@@ -213,8 +256,6 @@ def lint_vocabulary(dialogs: DialogSet) -> list[Problem]:
     and conditions on them) and catalogue kinds, topics or municipalities in action arguments.
     An unknown answer value is a warning (the recommender ignores it); an unknown kind named in
     an action is an error."""
-    from bot.catalogue import tags
-
     vocab = _answer_vocabularies()
     problems: list[Problem] = []
     for dialog_id, dialog in dialogs.dialogs.items():
@@ -277,6 +318,7 @@ def check_files(
     *,
     default_language: str,
     actions: Collection[str],
+    sections: Iterable[ContentSection[Any]] = (),
 ) -> list[Problem]:
     """``urapolku check FILE…``: the problems of the named files only.
 
@@ -286,11 +328,7 @@ def check_files(
     draft in place (a dialog, a text file or a catalogue file, told apart by its top-level
     keys), and the problems found in the copy are reported under the draft's own name.
     """
-    import shutil
-    import tempfile
-
-    from bot.content.source import load_yaml
-
+    sections = tuple(sections)
     problems: list[Problem] = []
     roots = [dialogs_dir.resolve(), content_dir.resolve()]
     inside: dict[Path, str] = {}
@@ -344,7 +382,11 @@ def check_files(
                 shown[target.resolve()] = str(original)
             dialogs_dir, content_dir = tmp_dialogs, tmp_content
         _, found = check_content(
-            dialogs_dir, content_dir, default_language=default_language, actions=actions
+            dialogs_dir,
+            content_dir,
+            default_language=default_language,
+            actions=actions,
+            sections=sections,
         )
         for problem in found:
             name = shown.get(Path(problem.file).resolve())

@@ -6,7 +6,7 @@ first, so a restart loses nothing: the next pass picks it up. A job that fails i
 tried again on its next tick; it never stops the bot.
 
 **Several workers.** Every worker runs the same scheduler, and every registered job runs
-under a lease (:mod:`db.jobs`): before a pass, the worker takes the job's lease in the
+under a lease (:mod:`db.repositories.leases`): before a pass, the worker takes the job's lease in the
 database; of several workers ticking at the same time one gets it, and the others skip that
 tick. A tick runs the job only if its last pass (by any worker) started at least
 ``0.8 × every`` ago, so the job runs about once per period however many workers there are. A

@@ -35,8 +35,20 @@ import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings, load_settings
+from bot.content.reload import reloader_for
+from bot.factory import (
+    ALLOWED_UPDATES,
+    build_app,
+    build_scheduler,
+    create_bot,
+    create_dispatcher,
+    introduce,
+    start_app,
+)
 from bot.logsetup import setup_logging
-from bot.runtime.eventloop import run_service
+from bot.runtime.eventloop import run_service, settle_heap
+from bot.runtime.webhook import serve
+from bot.telegram.limits.shared import shared_limiter
 
 log = logging.getLogger("urapolku.workers")
 
@@ -62,8 +74,6 @@ def bind(settings: Settings) -> socket.socket:
 
 async def prepare(settings: Settings) -> None:
     """What happens once, in the parent: migrate, the command menu, the webhook."""
-    from bot.factory import ALLOWED_UPDATES, create_bot, introduce, start_app
-
     app = await start_app(settings)  # migrates
     bot = create_bot(settings)
     try:
@@ -183,21 +193,9 @@ async def serve_worker(
     settings: Settings, sock: socket.socket, index: int, workers: int = 1
 ) -> int:
     """One worker: the whole bot, accepting webhook requests on the shared socket."""
-    from bot.factory import (
-        ALLOWED_UPDATES,
-        build_app,
-        build_scheduler,
-        create_bot,
-        create_dispatcher,
-    )
-    from bot.runtime.eventloop import settle_heap
-    from bot.runtime.webhook import serve
-
     app = await build_app(settings, migrate=False)  # the parent migrated
     limiter = None
     if settings.redis_url and workers > 1 and settings.outgoing_per_second > 0:
-        from bot.telegram.limits.shared import shared_limiter
-
         limiter = shared_limiter(
             settings.redis_url,
             per_second=settings.outgoing_per_second,
@@ -211,8 +209,6 @@ async def serve_worker(
     loop.add_signal_handler(signal.SIGTERM, stop.set)  # SIGINT is the parent's to handle
     scheduler = build_scheduler(app, bot, dispatcher)
     if index != 0:
-        from bot.content.reload import reloader_for
-
         # every worker reloads its own copy of the content; one of them tells the admins
         reloader_for(app).notify = False
     scheduler.start()

@@ -14,7 +14,7 @@ from aiogram.methods import EditMessageText, SendDocument, SendMessage, Telegram
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.app import App
-from bot.content.snapshot import LANGUAGES
+from bot.content.languages import LANGUAGES
 from bot.factory import create_bot, create_dispatcher
 from bot.telegram.offline import ChatClient, OfflineSession
 from db.repositories import PersonRepository, StateRepository

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
-from bot.features.reports.stats import count_recommendations
 from db.repositories import EventRepository
 
 from . import callbacks as cb
 from .browser import Browser
 from .callbacks import View
+from .stats import count_recommendations
 
 
 async def _browser(ctx: ActionContext) -> Browser:
@@ -30,7 +30,7 @@ async def recommend_action(ctx: ActionContext) -> ActionResult:
         return ActionResult(replies=[Reply(ctx.t("recommend.none"))])
     reply = await browser.list_reply(View(cb.FOR_YOU), 0, edit=False, in_dialog=True)
     assert reply is not None  # page 0 always exists
-    # anonymous counters for the reports (issue 7): the plan completed, the items suggested
+    # anonymous counters for the reports: the plan completed, the items suggested
     await count_recommendations(ctx, reply, browser.item, browser.answers)
     return ActionResult(replies=[reply])
 

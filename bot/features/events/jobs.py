@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -51,9 +51,11 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.app import App
 from bot.catalogue.schedule import Occurrence, render_occurrence, render_start
 from bot.catalogue.schema import Catalogue, Item
 from bot.engine.output import Button
+from bot.runtime.scheduler import Scheduler
 from bot.telegram.render import keyboard
 from db.repositories import (
     NOTICE_FAILED,
@@ -67,10 +69,6 @@ from db.repositories import (
 from . import callbacks as cb
 from .browser import COACH, DAY_BEFORE, HOUR_BEFORE, MOVED, MOVED_JOB, NOTICES_JOB, PROMOTED
 from .views import lookup, occurrence_at, place_text
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.runtime.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 dates, one button per sign-up that toggles "attended".
 
 Who may press is decided from the database on every update, as in the coach router: only an
-active coach (everyone in ADMIN_IDS is one). Marking attendance schedules the person's
+active coach (everyone in ADMIN_IDS is one), found by the handoff's rule, which the factory
+passes to :func:`build_router`. Marking attendance schedules the person's
 follow-ups (counted from the occurrence's start); unmarking skips the ones not yet sent. The
 router is included before the coach router (whose last handler takes every other message).
 
@@ -16,20 +17,21 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Final
+from typing import Final, Protocol
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.catalogue.schedule import render_occurrence
 from bot.catalogue.schema import Catalogue, Item
-from bot.features.events.views import lookup, occurrence_at
-from bot.features.handoff import service
+from bot.config import Settings
+from bot.features.events.api import lookup, occurrence_at
 from bot.telegram.filters import Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
 from db.repositories import AttendanceRepository, AttendeeInfo
@@ -43,6 +45,21 @@ RECENT: Final = timedelta(days=14)
 UPCOMING: Final = timedelta(days=7)
 #: Telegram allows 100 buttons a message
 MAX_BUTTONS: Final = 90
+
+
+class CoachId(Protocol):
+    """The id of the active coach behind a Telegram user, or None
+    (:func:`bot.features.handoff.api.coach_id`)."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        telegram_id: int,
+        name: str,
+        *,
+        now: datetime,
+    ) -> int | None: ...
 
 
 class AttendanceAction(CallbackData, prefix="att"):
@@ -108,21 +125,19 @@ async def _signups(app: App, item_id: str) -> list[AttendeeInfo]:
 
 
 async def event_command(
-    message: Message, command: CommandObject, app: App, uow: UnitOfWork
+    message: Message, command: CommandObject, app: App, uow: UnitOfWork, coach_id: CoachId
 ) -> None:
     """/event <item id>: the attendance list of that item."""
     item_id = (command.args or "").strip()
     user = message.from_user
     async with uow.transaction() as session:
-        actor = (
-            await service.actor_for(
-                session, app.settings, user.id, user.first_name, now=app.clock()
-            )
+        coach = (
+            await coach_id(session, app.settings, user.id, user.first_name, now=app.clock())
             if user is not None
             else None
         )
     markup: InlineKeyboardMarkup | None = None
-    if actor is None:
+    if coach is None:
         text = _t(app, "coach.only_coaches")
     elif not item_id:
         text = _t(app, "attendance.usage")
@@ -135,23 +150,27 @@ async def event_command(
 
 
 async def toggle(
-    callback: CallbackQuery, callback_data: AttendanceAction, app: App, uow: UnitOfWork
+    callback: CallbackQuery,
+    callback_data: AttendanceAction,
+    app: App,
+    uow: UnitOfWork,
+    coach_id: CoachId,
 ) -> None:
     """A press on a sign-up: attended ↔ not marked."""
     now = app.clock()
     user = callback.from_user
     async with uow.transaction() as session:
-        actor = await service.actor_for(session, app.settings, user.id, user.first_name, now=now)
+        coach = await coach_id(session, app.settings, user.id, user.first_name, now=now)
         repo = AttendanceRepository(session)
-        signup = await repo.signup(callback_data.s) if actor is not None else None
-        notice = "coach.only_coaches" if actor is None else "attendance.gone"
-        if actor is not None and signup is not None:
+        signup = await repo.signup(callback_data.s) if coach is not None else None
+        notice = "coach.only_coaches" if coach is None else "attendance.gone"
+        if coach is not None and signup is not None:
             if signup.attended:
                 await repo.unmark(signup.signup_id)
                 await schedule.attendance_unmarked(session, signup_id=signup.signup_id)
                 notice = "attendance.unmarked"
             else:
-                await repo.mark(signup.signup_id, coach_id=actor.coach.id, now=now)
+                await repo.mark(signup.signup_id, coach_id=coach, now=now)
                 await schedule.after_attended(
                     session,
                     app.settings,
@@ -171,10 +190,21 @@ async def toggle(
         await callback.message.edit_text(text, reply_markup=markup)
 
 
-def build_router(coach_chat_id: int) -> Router:
+def build_router(coach_chat_id: int, coach_id: CoachId) -> Router:
+    """The ``/event`` command and its buttons in the coach chat; ``coach_id`` decides who may
+    use them."""
+
+    async def on_event(message: Message, command: CommandObject, app: App, uow: UnitOfWork) -> None:
+        await event_command(message, command, app, uow, coach_id)
+
+    async def on_toggle(
+        callback: CallbackQuery, callback_data: AttendanceAction, app: App, uow: UnitOfWork
+    ) -> None:
+        await toggle(callback, callback_data, app, uow, coach_id)
+
     router = Router(name="attendance")
     router.message.filter(Magic(F.chat.id == coach_chat_id))
     router.callback_query.filter(Magic(F.message.chat.id == coach_chat_id))
-    router.message.register(event_command, Command("event"))
-    router.callback_query.register(toggle, AttendanceAction.filter())
+    router.message.register(on_event, Command("event"))
+    router.callback_query.register(on_toggle, AttendanceAction.filter())
     return router

@@ -30,15 +30,17 @@ import asyncio
 import contextvars
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
 
+from bot.app import App
 from bot.engine.output import Turn
 from bot.engine.runner import TurnContext
 from bot.engine.state import ConversationState
+from bot.runtime.scheduler import Scheduler
 from bot.telegram.conversation import Services
 from bot.telegram.render import Delivery
 from db.repositories import (
@@ -53,10 +55,6 @@ from db.repositories import (
 )
 
 from .schedule import FOLLOWUP_JOB
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.runtime.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

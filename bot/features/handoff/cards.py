@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.app import App
 from bot.engine.runner import TurnContext
 from bot.engine.schema import ChoiceStep, Step
 from db.repositories import CLAIMED, CLOSED, NEW, RequestInfo
 
 from .section import SavedReply, handoff_content
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 MAX_MESSAGE = 4096
 #: budgets in characters of the escaped HTML: a card stays under Telegram's limit

@@ -7,10 +7,11 @@ however many workers run the job); the outbox delivers them.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from aiogram import Bot
 
+from bot.app import App
+from bot.runtime.scheduler import Scheduler
 from db.repositories import CLAIMED, NEW, SENT, UNKNOWN, HandoffRepository, OutboxRepository
 
 from . import cards
@@ -21,10 +22,6 @@ from .section import handoff_content
 
 __all__ = ["OUTBOX_JOB", "TIMERS_JOB", "handoff_timers", "register"]
 from .service import DIGEST, GROUP_TEXT, REANNOUNCE
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.runtime.scheduler import Scheduler
 
 TIMERS_JOB = "handoff.timers"
 OUTBOX_EVERY = 5.0

@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -64,6 +64,7 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InlineKeyboardMarkup, ReactionTypeEmoji, ReplyParameters
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import App
 from db.repositories import (
     NEW,
     HandoffRepository,
@@ -88,9 +89,6 @@ from .service import (
     TO_PERSON,
     TO_PERSON_DIR,
 )
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 

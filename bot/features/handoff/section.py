@@ -15,20 +15,23 @@
 The label is what coaches see on the button (in the coach chat's language); the text is sent
 to the person in the person's language.
 
-Like the rest of the content, a broken file never takes the live bot down: the last good
-version keeps serving (see :func:`handoff_content`).
+Both files are the :data:`HANDOFF` section of the content snapshot: checked with the rest of
+the content (a broken file never takes the live bot down; the last good snapshot keeps
+serving) and read with :func:`handoff_content`.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.app import App
+from bot.content.languages import LANGUAGES
+from bot.content.section import ContentSection
 from bot.content.source import (
     ContentError,
     Loc,
@@ -38,17 +41,12 @@ from bot.content.source import (
     load_yaml,
     problems_from_validation_error,
 )
+from bot.engine.texts import TextCatalogue
 
 from .office_hours import OfficeHours, OfficeHoursFile
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-log = logging.getLogger(__name__)
-
 OFFICE_HOURS_FILE = "office_hours.yaml"
 SAVED_REPLIES_FILE = "saved_replies.yaml"
-LANGUAGES = ("fi", "sv", "en")
 MAX_SAVED_REPLY = 3500
 M = TypeVar("M", bound=BaseModel)
 
@@ -132,13 +130,6 @@ def check_handoff_content(
     return HandoffContent(office=office, saved_replies=tuple(replies)), problems
 
 
-def load_handoff_content(content_dir: Path) -> HandoffContent:
-    content, problems = check_handoff_content(content_dir)
-    if content is None:
-        raise ContentError([p for p in problems if p.severity is Severity.ERROR])
-    return content
-
-
 def _load(path: Path, problems: list[Problem]) -> YamlDocument | None:
     try:
         return load_yaml(path)
@@ -204,33 +195,16 @@ def _check_replies(
     return replies
 
 
-@dataclass(slots=True)
-class _Cache:
-    content_dir: str
-    snapshot: object
-    value: HandoffContent
+def _check_section(
+    content_dir: Path, texts: TextCatalogue
+) -> tuple[HandoffContent | None, list[Problem]]:
+    return check_handoff_content(content_dir)
 
 
-_cache: dict[str, _Cache] = {}
+#: the handoff's part of the content snapshot
+HANDOFF: Final = ContentSection("handoff", _check_section)
 
 
 def handoff_content(app: App) -> HandoffContent:
-    """The handoff content for the content snapshot being served now.
-
-    Loaded again whenever the app's content is replaced (live reload); if the new files are
-    broken, the last good version keeps serving and the problems are logged.
-    """
-    key = str(app.settings.content_dir)
-    cached = _cache.get(key)
-    if cached is not None and cached.snapshot is app.content:
-        return cached.value
-    content, problems = check_handoff_content(app.settings.content_dir)
-    if content is None:
-        for problem in problems:
-            log.error("handoff content: %s", problem)
-        if cached is not None:
-            cached.snapshot = app.content
-            return cached.value
-        content = HandoffContent()
-    _cache[key] = _Cache(key, app.content, content)
-    return content
+    """The office hours and saved replies of the content being served now."""
+    return app.content.section(HANDOFF)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import App
 from bot.config import Settings
 from bot.engine.schema import InputStep
-from bot.features.followup import schedule as followup_schedule
+from bot.features.followup import api as followup
 from bot.telegram.render import split_text
 from db.repositories import (
     CLAIMED,
@@ -38,9 +39,6 @@ from db.repositories import (
 
 from . import cards
 from .section import handoff_content
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 #: the answers the handoff dialog collects (they are the request itself, not "earlier answers")
 HANDOFF_KEYS = frozenset(
@@ -136,6 +134,14 @@ async def actor_for(
         return Actor(admin, True)
     coach = await repo.active(telegram_id)
     return Actor(coach, False) if coach is not None else None
+
+
+async def coach_id(
+    session: AsyncSession, settings: Settings, telegram_id: int, name: str, *, now: datetime
+) -> int | None:
+    """The id of the active coach behind a Telegram user (see :func:`actor_for`), or None."""
+    actor = await actor_for(session, settings, telegram_id, name, now=now)
+    return actor.coach.id if actor is not None else None
 
 
 # -- creating a request --------------------------------------------------------------------
@@ -411,7 +417,7 @@ async def _close(
     text += "\n\n" + _t(app, closed, "handoff.feedback_question")
     await tell_person(session, closed, text, key=f"closed:{req.id}", feedback=True, now=now)
     await StatsRepository(session).record("handoff_closed", _dims(closed, outcome=outcome), at=now)
-    await followup_schedule.after_request_closed(
+    await followup.after_request_closed(
         session, app.settings, person_id=closed.person_id, request_id=closed.id, now=now
     )
     return Pressed("coach.closed_ok", request=closed, closed=True, queued=True)
@@ -530,3 +536,14 @@ async def give_feedback(
             "handoff_feedback", _dims(req, outcome=req.outcome, score=score), at=now
         )
     return req
+
+
+# -- erasure -------------------------------------------------------------------------------
+
+
+async def queue_scrubs(session: AsyncSession, request_ids: Iterable[int], *, now: datetime) -> None:
+    """Queue the removal of these requests' messages from the coach chat (their person's data
+    was erased); the outbox does it after the commit (:func:`bot.features.handoff.outbox.kick`)."""
+    outbox = OutboxRepository(session)
+    for request_id in request_ids:
+        await outbox.enqueue(f"scrub:{request_id}", SCRUB, request_id=request_id, now=now)

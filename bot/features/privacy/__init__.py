@@ -1,2 +1,2 @@
-"""The person's own data (issue 5): consent and its versions, "my data" with a download,
+"""The person's own data: consent and its versions, "my data" with a download,
 deleting everything, the retention purge and the privacy notice."""

@@ -21,20 +21,23 @@ rights and the commands for them), rendered in the person's language.
     recipients: {fi: …, sv: …, en: …} # who sees the data
     transfers: {fi: …, sv: …, en: …}  # optional: e.g. Telegram's servers outside the EU
 
-Checked by ``urapolku check`` with file:line errors; a live bot with a broken file keeps the
-last good notice (like the rest of the content).
+The file is the :data:`PRIVACY` section of the content snapshot: checked by ``urapolku check``
+with file:line errors, and a live bot with a broken file keeps the last good notice (like the
+rest of the content).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.app import App
+from bot.content.languages import LANGUAGES
+from bot.content.section import ContentSection
 from bot.content.source import (
     ContentError,
     Loc,
@@ -44,14 +47,9 @@ from bot.content.source import (
     load_yaml,
     problems_from_validation_error,
 )
-
-if TYPE_CHECKING:
-    from bot.app import App
-
-log = logging.getLogger(__name__)
+from bot.engine.texts import TextCatalogue
 
 PRIVACY_FILE = "privacy.yaml"
-LANGUAGES = ("fi", "sv", "en")
 #: an unfilled template: "[name of the organisation]"
 _PLACEHOLDER = re.compile(r"\[[^\]]+\]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -206,32 +204,19 @@ def _check_filled_in(doc: YamlDocument, data: object, loc: Loc) -> list[Problem]
 # -- serving --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Cache:
-    snapshot: object
-    value: PrivacyContent
+def _check_section(
+    content_dir: Path, texts: TextCatalogue
+) -> tuple[PrivacyContent | None, list[Problem]]:
+    return check_privacy_content(content_dir)
 
 
-_cache: dict[str, _Cache] = {}
+#: the privacy notice's part of the content snapshot
+PRIVACY: Final = ContentSection("privacy", _check_section)
 
 
 def privacy_content(app: App) -> PrivacyContent:
-    """The notice for the content snapshot being served now (reloaded with the content; a
-    broken file keeps the last good one)."""
-    key = str(app.settings.content_dir)
-    cached = _cache.get(key)
-    if cached is not None and cached.snapshot is app.content:
-        return cached.value
-    content, problems = check_privacy_content(app.settings.content_dir)
-    if content is None:
-        for problem in problems:
-            log.error("privacy content: %s", problem)
-        if cached is not None:
-            cached.snapshot = app.content
-            return cached.value
-        content = PrivacyContent()
-    _cache[key] = _Cache(app.content, content)
-    return content
+    """The organisation's part of the notice in the content being served now."""
+    return app.content.section(PRIVACY)
 
 
 def _organisation(app: App, org: Organisation, language: str) -> str:

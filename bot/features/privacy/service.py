@@ -1,6 +1,6 @@
 """The rules of the person's own data: erasing one person (on request or after the retention
 time), withdrawing consent, and the retention purge. Works inside the caller's transaction
-through :class:`~db.privacy.PrivacyRepository`; talks to nobody.
+through :class:`~db.repositories.privacy.PrivacyRepository`; talks to nobody.
 
 A conversation state kept outside the database (Redis, with ``REDIS_URL``) is cleared through
 the aiogram storage API: :func:`clear_state`. The person's messages in the coach chat (cards,
@@ -14,27 +14,21 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.features.events.browser import NOTICES_JOB, PROMOTED, reminder_times
-from bot.features.handoff.outbox import kick
-from bot.features.handoff.service import SCRUB
+from bot.app import App
+from bot.features.events import api as events
+from bot.features.handoff import api as handoff
+from bot.runtime.scheduler import Scheduler
 from db.repositories import (
     ErasureCounts,
-    EventRepository,
     HandoffRepository,
-    OutboxRepository,
     PrivacyRepository,
     StatsRepository,
     Subject,
 )
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.runtime.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -47,42 +41,23 @@ PURGE_BATCH = 50
 StateClearer = Callable[[int], Awaitable[None]]
 
 
-async def _release_seats(session: AsyncSession, app: App, person_id: int, now: datetime) -> bool:
-    """Give up the person's upcoming seats and places in line, as a cancellation would: a
-    freed seat goes to the first in line, who is told. True if someone was promoted."""
-    events = EventRepository(session)
-    catalogue = app.content.catalogue
-    promoted_any = False
-    for item_id, starts_at in await PrivacyRepository(session).signups_to_release(person_id, now):
-        item = catalogue.get(item_id) if catalogue is not None else None
-        capacity = item.capacity if item is not None else None
-        result = await events.cancel(person_id, item_id, starts_at, capacity, now=now)
-        for signup in result.promoted:
-            promoted_any = True
-            await events.schedule_notice(signup.id, PROMOTED, now, again=True)
-            for kind, due in reminder_times(signup.starts_at).items():
-                if due > now:
-                    await events.schedule_notice(signup.id, kind, due)
-    return promoted_any
-
-
 async def erase_person(
     session: AsyncSession, app: App, subject: Subject, *, now: datetime, reason: str
 ) -> ErasureCounts:
     """Remove everything that identifies the person (see :meth:`PrivacyRepository.erase`);
     one anonymous counter records that it happened (``reason``: ``request`` or ``retention``).
     """
-    promoted = await _release_seats(session, app, subject.person_id, now)
+    # seats are given up first, so a freed seat goes to the next in line
+    promoted = await events.release_seats(session, app, subject.person_id, now=now)
     in_coach_chat = await HandoffRepository(session).in_coach_chat_of_person(subject.person_id)
     counts = await PrivacyRepository(session).erase(subject, now=now)
-    outbox = OutboxRepository(session)
-    for request_id in in_coach_chat:  # queued after the erasure, which skips the request's rows
-        await outbox.enqueue(f"scrub:{request_id}", SCRUB, request_id=request_id, now=now)
+    # queued after the erasure, which skips the request's rows
+    await handoff.queue_scrubs(session, in_coach_chat, now=now)
     await StatsRepository(session).record("data_erased", {"reason": reason}, at=now)
-    if promoted and app.scheduler is not None:
-        app.scheduler.wake(NOTICES_JOB)
+    if promoted:
+        events.wake_notices(app)
     if in_coach_chat:
-        kick(app)
+        handoff.kick(app)
     return counts
 
 
@@ -196,6 +171,7 @@ def redis_clearer(
     if bot_id is None:
         log.warning("REDIS_URL is set but the bot id is unknown: conversations stay in Redis")
         return None, nothing
+    # only with REDIS_URL: needs the optional redis package
     from bot.telegram.fsm.redis import redis_storage
 
     storage = redis_storage(redis_url)

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from bot.app import App
 from bot.engine.output import Button, Document, Reply
 from db.repositories import ErasureCounts
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 _LANGUAGE_NAMES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}

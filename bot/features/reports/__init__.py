@@ -1,7 +1,7 @@
-"""Funder-style reports (issue 7): ``urapolku report`` and ``/report`` for admins.
+"""Funder-style reports: ``urapolku report`` and ``/report`` for admins. They read the
+anonymous counters (``stat_events``) the other features record.
 
-* :mod:`.report` — builds a report from :mod:`db.reports` and writes text, CSV or JSON;
+* :mod:`.report` — builds a report from :mod:`db.repositories.reports` and writes text, CSV or JSON;
 * :mod:`.chart` — its PNG chart;
-* :mod:`.stats` — the anonymous counters the reports need that no other feature records;
 * :mod:`.router` — ``/report`` in a private chat, admins only.
 """

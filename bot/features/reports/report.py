@@ -1,4 +1,4 @@
-"""Building a report (figures from :class:`db.reports.ReportRepository`, labels from the
+"""Building a report (figures from :class:`db.repositories.reports.ReportRepository`, labels from the
 content in the report's language) and writing it as text, CSV or JSON.
 
 Privacy: every count from 1 to 4 is shown as ``<5`` in every format (and in the chart), so a

@@ -17,7 +17,7 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot.app import App
 from bot.catalogue import HELSINKI
-from bot.content.snapshot import LANGUAGES
+from bot.content.languages import LANGUAGES
 from bot.telegram.filters import PRIVATE_CHAT
 from bot.telegram.render import split_text
 from db.repositories import PersonRepository

@@ -1,7 +1,7 @@
 """The conversation in progress in Redis (``REDIS_URL``, several workers), encrypted.
 
 aiogram's :class:`~aiogram.fsm.storage.redis.RedisStorage` keeps each conversation's data as
-JSON; here that JSON is encrypted with ``DATA_KEY`` (:mod:`db.crypto`), as the database keeps
+JSON; here that JSON is encrypted with ``DATA_KEY`` (:mod:`db.types`), as the database keeps
 it, so Redis, its memory dumps and its replicas never hold what people wrote in clear.
 
 A value written before encryption was switched on (plain JSON) is still read, and is written

@@ -114,7 +114,7 @@ def shared_limiter(
     redis_url: str, *, per_second: float, burst: float, workers: int
 ) -> SharedOutgoingLimiter:
     """The limiter of one of ``workers`` workers sharing ``per_second`` through Redis."""
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis  # the optional 'scale' extra: imported only with REDIS_URL
 
     redis = Redis.from_url(redis_url)
     return SharedOutgoingLimiter(

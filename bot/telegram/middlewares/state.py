@@ -1,8 +1,8 @@
 """aiogram's FSM middleware in two parts, so the conversation state is read once per update.
 
 aiogram takes the per-chat event-isolation lock and reads the state in its first middleware,
-before ours run. Here the lock is taken first (:class:`ChatLockMiddleware`, where aiogram's
-middleware used to be), our unit-of-work middleware then reads the update's "handled?" mark,
+before ours run. Here the lock is taken first (:class:`ChatLockMiddleware`, in the place of
+aiogram's FSM middleware), our unit-of-work middleware then reads the update's "handled?" mark,
 the person and the state row in one statement, and the FSM context is put into handler data
 last (:func:`state_middleware`, which finds the state already read and takes no lock again).
 """

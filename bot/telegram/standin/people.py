@@ -5,19 +5,17 @@ from __future__ import annotations
 import mimetypes
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.telegram.standin.state import _Chat
+from bot.telegram.standin.store import ChatStore
 from bot.telegram.standin.wire import JSON, ApiCall, StoredMessage, command_entities, describe_call
-
-if TYPE_CHECKING:
-    from bot.telegram.standin.server import BotAPIStub
 
 
 class _ChatHandle:
     """What a test sees of one chat: the bot's messages and waiting for the bot."""
 
-    def __init__(self, stub: BotAPIStub, chat_id: int) -> None:
+    def __init__(self, stub: ChatStore, chat_id: int) -> None:
         self.stub = stub
         self.chat_id = chat_id
         self._baseline_id = 1
@@ -203,7 +201,7 @@ class FakeUser(_ChatHandle):
 
     def __init__(
         self,
-        stub: BotAPIStub,
+        stub: ChatStore,
         user_id: int,
         first_name: str = "Testi",
         language_code: str | None = "fi",

@@ -239,23 +239,6 @@ class BotAPIStub(BotMethods):
         self._groups[chat_id] = group
         return group
 
-    def calls_of(self, method: str, chat_id: int | None = None) -> list[ApiCall]:
-        """The calls of one method (case-insensitive), optionally to one chat."""
-        name = method.lower()
-        return [
-            call
-            for call in self.calls
-            if call.method.lower() == name
-            and (chat_id is None or call.params.get("chat_id") == chat_id)
-        ]
-
-    def chat_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[StoredMessage]:
-        """Bot-sent and person-sent messages of a chat in order, as they are now."""
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            return []
-        return [m for m in chat.messages if include_deleted or not m.deleted]
-
     def my_commands(self, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         return list(self.commands.get(self._commands_key(scope, language_code), []))
 
@@ -284,18 +267,6 @@ class BotAPIStub(BotMethods):
     def on(self, method: str, handler: MethodHandler) -> None:
         """Answer ``method`` with ``handler(params)`` (sync or async; may raise ApiError)."""
         self._custom[method.lower()] = handler
-
-    def enqueue_update(self, payload: JSON, chat_id: int | None = None) -> int:
-        """Queue an update for getUpdates (``payload`` without update_id); returns its id."""
-        update_id = self._next_update_id
-        self._next_update_id += 1
-        update = {"update_id": update_id, **payload}
-        self._updates.append(update)
-        if chat_id is not None:
-            self._update_chat[update_id] = chat_id
-            self._chat(chat_id).last_activity = time.monotonic()
-        self._notify()
-        return update_id
 
     def take_updates(self, limit: int = 100) -> list[JSON]:
         """Hand out pending updates as a webhook push would, for a test or benchmark that

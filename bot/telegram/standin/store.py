@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.telegram.standin.people import FakeGroup, FakeUser
 from bot.telegram.standin.state import _Chat, _Fault, _Limits
 from bot.telegram.standin.wire import (
     _BUTTON_ACTIONS,
@@ -49,8 +48,6 @@ class ChatStore:
     commands: dict[tuple[str, str], list[JSON]]
     on_bot_message: Callable[[StoredMessage, str], None] | None
     _chats: dict[int, _Chat]
-    _users: dict[int, FakeUser]
-    _groups: dict[int, FakeGroup]
     _files: dict[str, StoredFile]
     _callback_chat: dict[str, int]
     _updates: list[JSON]
@@ -349,3 +346,32 @@ class ChatStore:
         event = self._changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), max(timeout, 0.0))
+
+    def calls_of(self, method: str, chat_id: int | None = None) -> list[ApiCall]:
+        """The calls of one method (case-insensitive), optionally to one chat."""
+        name = method.lower()
+        return [
+            call
+            for call in self.calls
+            if call.method.lower() == name
+            and (chat_id is None or call.params.get("chat_id") == chat_id)
+        ]
+
+    def chat_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[StoredMessage]:
+        """Bot-sent and person-sent messages of a chat in order, as they are now."""
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            return []
+        return [m for m in chat.messages if include_deleted or not m.deleted]
+
+    def enqueue_update(self, payload: JSON, chat_id: int | None = None) -> int:
+        """Queue an update for getUpdates (``payload`` without update_id); returns its id."""
+        update_id = self._next_update_id
+        self._next_update_id += 1
+        update = {"update_id": update_id, **payload}
+        self._updates.append(update)
+        if chat_id is not None:
+            self._update_chat[update_id] = chat_id
+            self._chat(chat_id).last_activity = time.monotonic()
+        self._notify()
+        return update_id

@@ -1,6 +1,6 @@
-"""Anonymous counters for the reports that the features themselves do not record: a career
-plan completed, and each suggestion shown at the end of a dialog (no person id; kept when
-people erase their data, like every ``stat_events`` row)."""
+"""Anonymous counters the ``recommend`` action records for the reports: each suggestion shown
+at the end of a dialog, and the career plan completed (no person id; kept when people erase
+their data, like every ``stat_events`` row; :mod:`db.reports` reads them)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from bot.catalogue.schema import Item
 from bot.engine.actions import ActionContext
 from bot.engine.output import Reply
-from bot.features.events import callbacks as cb
 from db.repositories import StatsRepository
+
+from . import callbacks as cb
 
 CAREER_PLAN = "career_plan"
 
