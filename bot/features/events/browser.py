@@ -39,6 +39,7 @@ from bot.catalogue.schema import HELSINKI, Catalogue, Item
 from bot.catalogue.tags import DISMISS_REASONS, MUNICIPALITIES, text_key
 from bot.engine.output import Button, Document, Reply, Turn
 from bot.engine.state import ConversationState
+from bot.features.consent.service import ConsentService, confirmation
 from bot.telegram.conversation import Services
 from db.repositories import (
     ALREADY,
@@ -47,7 +48,6 @@ from db.repositories import (
     SEATED,
     AnswerRepository,
     EventRepository,
-    PersonRepository,
     SignupInfo,
     StatsRepository,
 )
@@ -562,15 +562,10 @@ class Browser:
             return await self.moved_on(item, view, page)
         before: list[Reply] = []
         if not self.services.consent:
-            settings = self.app.settings
-            await PersonRepository(self.session).set_consent(
-                self.person.id, settings.consent_version, now=self.now
-            )
-            answers = AnswerRepository(self.session)
-            stored = dict(self.state.answers) if self.state is not None else {}
+            said = dict(self.state.answers) if self.state is not None else {}
             dialog = (self.state.dialog if self.state is not None else None) or "events"
-            for key, value in stored.items():
-                await answers.save(self.person.id, dialog, key, value, now=self.now)
+            consent = ConsentService.of(self.session, self.app, now=self.now)
+            await consent.grant(self.person.id, dialog=dialog, answers=said)
             # "not for me" said before is kept from now on too
             for item_id, reason in (await self.dismissed()).items():
                 await self.repo.dismiss(self.person.id, item_id, reason, now=self.now)
@@ -578,7 +573,7 @@ class Browser:
             if isinstance(feature, dict):
                 feature.pop("dismissed", None)
             self.services.consent = True
-            before.append(Reply(self.t("consent.saved")))
+            before.append(Reply(self.t(confirmation(True))))
         turn = await self._take(item, occurrence, view, page, wait=False)
         # the card first (an edit), then "thank you", then the calendar file
         turn.replies[1:1] = before

@@ -21,10 +21,11 @@ from bot.app import App
 from bot.engine.output import Reply, Turn
 from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
+from bot.features.consent.service import ConsentService, confirmation
 from bot.telegram.conversation import Conversation
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from db.privacy import PrivacyRepository, Subject
-from db.repositories import PersonInfo, PersonRepository
+from db.repositories import PersonInfo
 
 from . import service, views
 from .notice import render_notice
@@ -81,7 +82,8 @@ async def withdraw(engine: Engine, state: ConversationState, ctx: TurnContext) -
     services = ctx.services
     removed = 0
     if services.consent:
-        removed = await service.withdraw_consent(services.session, services.app, services.person.id)
+        consent = ConsentService.of(services.session, services.app)
+        removed = await consent.withdraw(services.person.id)
         services.consent = False
     text = views.Texts(services.app, ctx.language)("withdraw.done", count=removed)
     state, turn = await engine.current(state, ctx)
@@ -92,14 +94,12 @@ async def withdraw(engine: Engine, state: ConversationState, ctx: TurnContext) -
 async def give_consent(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
     services = ctx.services
     app = services.app
-    await PersonRepository(services.session).set_consent(
-        services.person.id, app.settings.consent_version, now=app.clock()
-    )
+    await ConsentService.of(services.session, app).grant(services.person.id)
     services.consent = True
     exported = await _exported(ctx)
     turn = Turn(
         replies=[
-            Reply(app.t("consent.saved", ctx.language)),
+            Reply(app.t(confirmation(True), ctx.language)),
             views.my_data_reply(app, ctx.language, exported),
         ]
     )
@@ -126,15 +126,13 @@ async def answer_again(
     """The answer to the consent question asked again; then the conversation goes on."""
     services = ctx.services
     app = services.app
+    consent = ConsentService.of(services.session, app)
     if agreed:
-        await PersonRepository(services.session).set_consent(
-            services.person.id, app.settings.consent_version, now=app.clock()
-        )
-        services.consent = True
-    else:
-        await service.withdraw_consent(services.session, app, services.person.id)
-        services.consent = False
-    text = app.t("consent.saved" if agreed else "consent.not_saved", ctx.language)
+        await consent.grant(services.person.id)
+    else:  # a no to the new version: what was saved under the old one goes
+        await consent.withdraw(services.person.id)
+    services.consent = agreed
+    text = app.t(confirmation(agreed), ctx.language)
     state, turn = await engine.current(state, ctx)
     turn.replies.insert(0, Reply(text))
     return state, turn
