@@ -37,6 +37,15 @@ def _same(state: ConversationState) -> ConversationState:
     return state.clone()
 
 
+async def _then_current(
+    engine: Engine, state: ConversationState, ctx: TurnContext, reply: Reply
+) -> Result:
+    """``reply`` first, then the person's current question: the conversation goes on."""
+    state, turn = await engine.current(state, ctx)
+    turn.replies.insert(0, reply)
+    return state, turn
+
+
 async def _exported(ctx: TurnContext) -> dict[str, Any]:
     services = ctx.services
     exported = await PrivacyRepository(services.session).export(services.person.id)
@@ -86,9 +95,7 @@ async def withdraw(engine: Engine, state: ConversationState, ctx: TurnContext) -
         removed = await consent.withdraw(services.person.id)
         services.consent = False
     text = views.Texts(services.app, ctx.language)("withdraw.done", count=removed)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text, edit=True))
-    return state, turn
+    return await _then_current(engine, state, ctx, Reply(text, edit=True))
 
 
 async def give_consent(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
@@ -111,9 +118,7 @@ async def cancelled(
 ) -> Result:
     """Nothing happened: say so in place of the question, and carry on where the person was."""
     text = views.Texts(ctx.services.app, ctx.language)(key)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text, edit=True))
-    return state, turn
+    return await _then_current(engine, state, ctx, Reply(text, edit=True))
 
 
 async def consent_again(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
@@ -132,10 +137,7 @@ async def answer_again(
     else:  # a no to the new version: what was saved under the old one goes
         await consent.withdraw(services.person.id)
     services.consent = agreed
-    text = app.t(confirmation(agreed), ctx.language)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text))
-    return state, turn
+    return await _then_current(engine, state, ctx, Reply(app.t(confirmation(agreed), ctx.language)))
 
 
 async def notice_then_ask(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
