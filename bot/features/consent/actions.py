@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.content.snapshot import LANGUAGES
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
-from db.repositories import AnswerRepository, PersonRepository
+
+from .api import ConsentService, confirmation
 
 
 async def set_language(ctx: ActionContext) -> ActionResult:
@@ -23,22 +24,15 @@ async def set_language(ctx: ActionContext) -> ActionResult:
 async def set_consent(ctx: ActionContext) -> ActionResult:
     services = ctx.services
     agreed = bool(ctx.args.get("consent"))
-    settings = services.app.settings
-    now = services.app.clock()
-    await PersonRepository(services.session).set_consent(
-        services.person.id, settings.consent_version if agreed else None, now=now
-    )
-    services.consent = agreed
+    consent = ConsentService.of(services.session, services.app)
     if agreed:
-        # What the person already told us in this conversation is kept from now on.
-        answers = AnswerRepository(services.session)
-        plain = services.app.plain_answer_keys  # choices; what people type is encrypted
-        for key, value in ctx.answers.items():
-            await answers.save(
-                services.person.id, ctx.dialog, key, value, now=now, plain=key in plain
-            )
+        # what the person already told us in this conversation is kept from now on
+        await consent.grant(services.person.id, dialog=ctx.dialog, answers=ctx.answers)
+    else:
+        await consent.refuse(services.person.id)
+    services.consent = agreed
     return ActionResult(
-        replies=[Reply(ctx.t("consent.saved" if agreed else "consent.not_saved"))],
+        replies=[Reply(ctx.t(confirmation(agreed)))],
         outcome="yes" if agreed else "no",
     )
 

@@ -61,9 +61,9 @@ async def _press(browser: Browser, data: EventsData | None) -> Turn:
     if data.a == cb.HOME:
         return Turn(replies=[browser.menu_reply(edit=True)])
     if data.a == cb.KINDS_MENU:
-        return Turn(replies=[browser.kinds_reply(edit=True)])
+        return Turn(replies=[browser.pages.kinds(edit=True)])
     if data.a == cb.PLACES_MENU:
-        return Turn(replies=[browser.places_reply(edit=True)])
+        return Turn(replies=[browser.pages.places(edit=True)])
     if data.a == cb.LIST:
         assert view is not None  # parse() requires a list
         reply = await browser.list_reply(view, page, edit=True)
@@ -86,7 +86,7 @@ async def _press(browser: Browser, data: EventsData | None) -> Turn:
     if data.a == cb.CALENDAR:
         return await browser.calendar(item, view, page)
     if data.a == cb.NOT_FOR_ME:
-        return Turn(replies=[browser.dismiss_question(item, view, page)])
+        return Turn(replies=[browser.pages.dismiss(item, view, page)])
     assert data.a == cb.DISMISS
     return await browser.dismiss(item, data.r, view, page)
 

@@ -1,16 +1,31 @@
-"""Pieces of text for the events browser, cards and reminders: where, for whom, in which
-languages, the map link. Pure functions of a catalogue item and a text lookup."""
+"""The texts of the events browser, cards and reminders: a list page, a card, where, for
+whom, in which languages, the map link. Pure functions of catalogue items, what the database
+said (seats free, a sign-up, a place in line) and a text lookup ``t``; the buttons are in
+:mod:`.keyboards`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote_plus
 
-from bot.catalogue.schedule import Occurrence, iter_occurrences
+from bot.catalogue.recommend import Reason, render_reasons
+from bot.catalogue.schedule import (
+    Occurrence,
+    iter_occurrences,
+    next_occurrences,
+    render_occurrence,
+    render_schedule,
+)
 from bot.catalogue.schema import Item, Place
 from bot.catalogue.tags import text_key
+from db.repositories import SignupInfo
+
+from . import callbacks as cb
+from .callbacks import View
 
 #: Telegram shows about this many characters of a button; longer labels are cut with "…"
 MAX_LABEL: Final = 30
@@ -30,13 +45,18 @@ def occurrence_at(item: Item, start: datetime) -> Occurrence | None:
     return found if found is not None and found.start == start else None
 
 
+def _town(place: Place) -> str:
+    """ "08100 Lohja" (what of it is known)."""
+    return " ".join(p for p in (place.postcode, place.city) if p)
+
+
 def place_text(item: Item, language: str, t: Texts) -> str:
     """ "Luksia, Toivonkatu 4, 08100 Lohja"; the municipalities when there is no place;
     "Online" for an item held only online."""
     place = item.place
     if place is not None:
-        town = " ".join(p for p in (place.postcode, place.city) if p)
-        return ", ".join(p for p in (place.name.get(language), place.address, town) if p)
+        parts = (place.name.get(language), place.address, _town(place))
+        return ", ".join(p for p in parts if p)
     if item.municipalities:
         return ", ".join(t(text_key("municipality", m)) for m in item.municipalities)
     return t("catalogue.online")
@@ -47,8 +67,7 @@ def map_url(place: Place, language: str) -> str | None:
     if place.lat is not None and place.lon is not None:
         lat, lon = f"{place.lat:.5f}", f"{place.lon:.5f}"
         return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}"
-    town = " ".join(p for p in (place.postcode, place.city) if p)
-    parts = [p for p in (place.address, town) if p] or [place.name.get(language)]
+    parts = [p for p in (place.address, _town(place)) if p] or [place.name.get(language)]
     query = ", ".join([*parts, "Finland"])
     return f"https://www.openstreetmap.org/search?query={quote_plus(query)}"
 
@@ -77,3 +96,124 @@ def lookup(t: Texts) -> Callable[[str, Any], str]:
         return t(key, **dict(params))
 
     return find
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of a list."""
+
+    item: Item
+    occurrence: Occurrence
+    reasons: tuple[Reason, ...] = ()
+    signup: SignupInfo | None = None
+    position: int | None = None
+
+
+def when(occurrence: Occurrence, t: Texts) -> str:
+    return render_occurrence(occurrence, lookup(t))
+
+
+def places_text(free: int | None, t: Texts) -> str | None:
+    """ "Places left: 3" or "Full" for items with a capacity (``free``: None without one)."""
+    if free is None:
+        return None
+    if free == 0:
+        return t("catalogue.capacity.full")
+    return t("catalogue.capacity.free", free=free)
+
+
+def heading(view: View, t: Texts) -> str:
+    if view.code == cb.FOR_YOU:
+        return t("recommend.title")
+    if view.code == cb.BY_KIND:
+        return t("events.list.kind", kind=t(text_key("kind", view.value or "")))
+    if view.code == cb.BY_PLACE:
+        name = t(text_key("municipality", view.value or ""))
+        return t("events.list.place", municipality=name)
+    return t(
+        {cb.THIS_WEEK: "events.list.this_week", cb.ONLINE: "events.list.online"}.get(
+            view.code, "events.list.my_signups"
+        )
+    )
+
+
+def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int | None) -> str:
+    """One line of a list; ``free``: seats free at its occurrence (None: no limit)."""
+    lines = [f"{number}. {entry.item.title.get(language)}", when(entry.occurrence, t)]
+    if entry.signup is not None:
+        lines.append(
+            t("events.list.waiting", position=entry.position)
+            if entry.signup.waiting
+            else t("events.list.seat")
+        )
+    else:
+        places = places_text(free, t)
+        if places:
+            lines.append(places)
+    reasons = render_reasons(entry.reasons, lookup(t))
+    if reasons:
+        lines.append(reasons)
+    return "\n".join(lines)
+
+
+def list_text(view: View, lines: Sequence[str], page: int, pages: int, t: Texts) -> str:
+    """A page of a list: its heading, its lines (``entry_text``), and which page it is."""
+    if not lines:
+        empty = {cb.FOR_YOU: "recommend.none", cb.MINE: "events.list.no_signups"}
+        return t(empty.get(view.code, "events.list.empty"))
+    blocks = [heading(view, t), *lines]
+    if pages > 1:
+        blocks.append(t("events.list.page", page=page + 1, pages=pages))
+    return "\n\n".join(blocks)
+
+
+def card_text(
+    item: Item,
+    language: str,
+    t: Texts,
+    *,
+    occurrence: Occurrence | None,
+    signup: SignupInfo | None,
+    free: int | None,
+    position: int | None,
+    note: str | None = None,
+) -> str:
+    """An item's card, about ``occurrence`` (the person's ``signup`` there, if any, and their
+    ``position`` in line when waiting); ``note`` goes first."""
+    lines = [note, ""] if note else []
+    kind = t(text_key("kind", item.kind))
+    lines += [
+        item.title.get(language),
+        f"{kind} · {item.organiser.get(language)}",
+        "",
+        item.summary.get(language),
+        "",
+    ]
+    if occurrence is None:
+        lines.append(t("events.card.no_dates"))
+    else:
+        lines.append(t("events.card.when", when=when(occurrence, t)))
+        schedule = render_schedule(item.schedule, lookup(t))
+        if schedule:
+            lines.append(t("events.card.schedule", schedule=schedule))
+        elif signup is None:
+            later = next_occurrences(item, occurrence.start + timedelta(minutes=1), limit=2)
+            if later:
+                dates = ", ".join(when(o, t) for o in later)
+                lines.append(t("events.card.later", dates=dates))
+    if item.place is not None or item.municipalities:
+        lines.append(t("events.card.where", where=place_text(item, language, t)))
+    if item.online:
+        lines.append(t("events.card.online"))
+    lines.append(t("events.card.for_whom", audience=audience_text(item, t)))
+    lines.append(t("events.card.languages", languages=languages_text(item, t)))
+    places = places_text(free, t)
+    if item.signup.mode == "none":
+        places = t("catalogue.signup.none")
+    if places and signup is None:
+        lines.append(t("events.card.places", places=places))
+    if signup is not None and signup.active:
+        lines.append(t("events.card.seated"))
+    elif signup is not None:
+        lines.append(t("events.card.waiting", position=position))
+    return "\n".join(lines).strip()

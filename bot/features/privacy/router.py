@@ -21,9 +21,10 @@ from bot.app import App
 from bot.engine.output import Reply, Turn
 from bot.engine.runner import Engine, TurnContext
 from bot.engine.state import ConversationState
+from bot.features.consent.api import ConsentService, confirmation
 from bot.telegram.conversation import Conversation
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
-from db.repositories import PersonInfo, PersonRepository, PrivacyRepository, Subject
+from db.repositories import PersonInfo, PrivacyRepository, Subject
 
 from . import service, views
 from .notice import render_notice
@@ -33,6 +34,15 @@ Result = tuple[ConversationState, Turn]
 
 def _same(state: ConversationState) -> ConversationState:
     return state.clone()
+
+
+async def _then_current(
+    engine: Engine, state: ConversationState, ctx: TurnContext, reply: Reply
+) -> Result:
+    """``reply`` first, then the person's current question: the conversation goes on."""
+    state, turn = await engine.current(state, ctx)
+    turn.replies.insert(0, reply)
+    return state, turn
 
 
 async def _exported(ctx: TurnContext) -> dict[str, Any]:
@@ -80,25 +90,22 @@ async def withdraw(engine: Engine, state: ConversationState, ctx: TurnContext) -
     services = ctx.services
     removed = 0
     if services.consent:
-        removed = await service.withdraw_consent(services.session, services.app, services.person.id)
+        consent = ConsentService.of(services.session, services.app)
+        removed = await consent.withdraw(services.person.id)
         services.consent = False
     text = views.Texts(services.app, ctx.language)("withdraw.done", count=removed)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text, edit=True))
-    return state, turn
+    return await _then_current(engine, state, ctx, Reply(text, edit=True))
 
 
 async def give_consent(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
     services = ctx.services
     app = services.app
-    await PersonRepository(services.session).set_consent(
-        services.person.id, app.settings.consent_version, now=app.clock()
-    )
+    await ConsentService.of(services.session, app).grant(services.person.id)
     services.consent = True
     exported = await _exported(ctx)
     turn = Turn(
         replies=[
-            Reply(app.t("consent.saved", ctx.language)),
+            Reply(app.t(confirmation(True), ctx.language)),
             views.my_data_reply(app, ctx.language, exported),
         ]
     )
@@ -110,9 +117,7 @@ async def cancelled(
 ) -> Result:
     """Nothing happened: say so in place of the question, and carry on where the person was."""
     text = views.Texts(ctx.services.app, ctx.language)(key)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text, edit=True))
-    return state, turn
+    return await _then_current(engine, state, ctx, Reply(text, edit=True))
 
 
 async def consent_again(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
@@ -125,18 +130,13 @@ async def answer_again(
     """The answer to the consent question asked again; then the conversation goes on."""
     services = ctx.services
     app = services.app
+    consent = ConsentService.of(services.session, app)
     if agreed:
-        await PersonRepository(services.session).set_consent(
-            services.person.id, app.settings.consent_version, now=app.clock()
-        )
-        services.consent = True
-    else:
-        await service.withdraw_consent(services.session, app, services.person.id)
-        services.consent = False
-    text = app.t("consent.saved" if agreed else "consent.not_saved", ctx.language)
-    state, turn = await engine.current(state, ctx)
-    turn.replies.insert(0, Reply(text))
-    return state, turn
+        await consent.grant(services.person.id)
+    else:  # a no to the new version: what was saved under the old one goes
+        await consent.withdraw(services.person.id)
+    services.consent = agreed
+    return await _then_current(engine, state, ctx, Reply(app.t(confirmation(agreed), ctx.language)))
 
 
 async def notice_then_ask(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
