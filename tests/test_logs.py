@@ -14,9 +14,8 @@ import pytest
 from bot import logsetup
 from bot.app import App
 from bot.logsetup import JsonFormatter, Redactor, setup_logging
-
-from .conftest import TEST_DATA_KEY, TEST_TOKEN, make_harness
-from .test_crypto import TYPED, WORK_YEARS, whole_conversation
+from tests.db.test_crypto import TYPED, WORK_YEARS, whole_conversation
+from tests.support import TEST_DATA_KEY, TEST_TOKEN, make_harness
 
 #: a token as @BotFather gives them (the test token is shorter than real ones)
 REAL_LOOKING_TOKEN = "1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -129,7 +128,7 @@ def test_json_format_is_one_object_a_line_and_masked() -> None:
 
 
 def test_log_format_json_from_the_settings(tmp_path: Path) -> None:
-    from .conftest import make_settings
+    from tests.support import make_settings
 
     assert make_settings(tmp_path, log_format="json").log_format == "json"
     root = logging.getLogger()

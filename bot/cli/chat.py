@@ -39,7 +39,7 @@ async def talk(
     ``language`` as Telegram's language: any language the content has texts in."""
     # imported here: aiogram at the top makes `urapolku --help` take 5 s instead of 1 s
     from bot.factory import build_app
-    from bot.telegram.terminal import chat, reset_person
+    from bot.runtime.terminal import chat, reset_person
 
     # Flood control protects the Telegram bot; an editor pasting answers here is not a flood.
     app = await build_app(settings.model_copy(update={"flood_limit": 1_000_000}))

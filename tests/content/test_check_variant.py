@@ -1,0 +1,77 @@
+"""Plain Finnish (fi-selko) is content only: chosen like any language, its texts override the
+dialogs' inline Finnish, and everything it lacks is shown in standard Finnish."""
+
+from __future__ import annotations
+
+from aiogram.methods import SendMessage
+
+from db.repositories import PersonRepository
+from tests.support import Harness
+
+
+def sent_texts(calls: list[object]) -> list[str]:
+    return [c.text for c in calls if isinstance(c, SendMessage)]
+
+
+async def test_choosing_plain_finnish(bundled: Harness) -> None:
+    person = bundled.person(3101)
+    calls = await person.send("/start")
+    assert "Selkosuomi" in person.buttons
+    calls = await person.click("Selkosuomi")
+    texts = sent_texts(calls)
+    assert texts[0].startswith("👋 Hei Testi! Olen Urapolku.\n\nOlen botti.")
+    assert texts[1].startswith("Voit aina puhua myös ihmisen kanssa.")
+    # the consent text has no plain Finnish version yet: standard Finnish is shown
+    assert texts[2].startswith("Saanko tallentaa vastauksesi?")
+    async with bundled.app.db.read() as session:
+        stored = await PersonRepository(session).by_telegram_id(3101)
+    assert stored is not None
+    assert stored.language == "fi-selko"
+
+    calls = await person.click("Kyllä, tallenna")
+    assert "Tee suunnitelma" in person.buttons
+    calls = await person.click("Tee suunnitelma")
+    texts = sent_texts(calls)
+    assert texts[0].startswith("🧭 Tehdään yhdessä suunnitelma.\n\nKysyn sinulta noin 10")
+    assert texts[1] == "Mikä on tilanteesi nyt?"
+    assert person.buttons[:2] == ["Olen työtön", "Työni loppuu pian"]
+    calls = await person.click("Olen työtön")
+    assert sent_texts(calls) == ["Kuinka kauan olet ollut ilman työtä?"]
+    calls = await person.send("/help")
+    assert sent_texts(calls)[0].startswith("Olen Urapolku. Olen botti.\nVastaa minulle")
+    # a text with no plain version falls back to standard Finnish
+    calls = await person.send("/restart")
+    assert sent_texts(calls)[0] == bundled.app.content.texts.get("bot.restarted", "fi")
+    assert sent_texts(calls)[0] == "Selvä, aloitetaan alusta."
+
+
+async def test_language_command_offers_plain_finnish_and_back(bundled: Harness) -> None:
+    person = bundled.person(3102)
+    await person.send("/start")
+    await person.click("Suomi")
+    await person.click("Kyllä, tallenna")
+    await person.send("/language")
+    assert person.buttons[:4] == ["Suomi", "Svenska", "English", "Selkosuomi"]
+    calls = await person.click("Selkosuomi")
+    assert sent_texts(calls)[-1] == "Mitä haluat tehdä?"
+    assert "Minun tietoni" in person.buttons
+    calls = await person.click("Minun tietoni")
+    [shown] = [t for t in sent_texts(calls) if t.startswith("📋")]
+    assert "• Kieli: Selkosuomi" in shown
+    await person.send("/language")
+    await person.click("Suomi")
+    assert "Omat tietoni" in person.buttons
+
+
+async def test_talking_to_a_coach_in_plain_finnish(bundled: Harness) -> None:
+    person = bundled.person(3103)
+    await person.send("/start")
+    await person.click("Selkosuomi")
+    await person.click("Kyllä, tallenna")
+    calls = await person.click("Puhu valmentajan kanssa")
+    assert sent_texts(calls) == [
+        "🙋 Voit puhua valmentajan kanssa. Valmentaja on ihminen.\n\nMistä haluat puhua?"
+    ]
+    assert person.buttons[:2] == ["Työn etsiminen", "Uusi ala"]
+    calls = await person.click("Työn etsiminen")
+    assert sent_texts(calls)[-1].startswith("Kerro lyhyesti, missä tarvitset apua.")

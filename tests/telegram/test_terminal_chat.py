@@ -1,0 +1,133 @@
+"""`urapolku chat`: the real bot in a terminal, driven through stdin as a person would."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.support import FIXTURES, ROOT
+
+
+def copy_dialogs(tmp_path: Path) -> Path:
+    """The fixture dialogs, with the test-only 'echo' action replaced by a real one."""
+    dialogs = tmp_path / "dialogs"
+    dialogs.mkdir(exist_ok=True)
+    for path in (FIXTURES / "dialogs").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8").replace("action: echo", "action: privacy")
+        (dialogs / path.name).write_text(text, encoding="utf-8")
+    return dialogs
+
+
+def run_chat(tmp_path: Path, typed: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}",
+        "DIALOGS_DIR": str(copy_dialogs(tmp_path)),
+        "CONTENT_DIR": str(FIXTURES / "content"),
+    }
+    env.pop("BOT_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "chat", *args],
+        input="\n".join(typed) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_chat_shows_numbered_buttons_and_takes_numbers_and_text(tmp_path: Path) -> None:
+    # 1 = Suomi, 1 = Kyllä, 1 = Demo, 2 = Yli 50, then a typed number answer, then /quit
+    result = run_chat(tmp_path, ["1", "1", "1", "2", "30", "/quit"], "--user-id", "7")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # no language chosen yet: how to use the chat, in each language (as the question)
+    assert out.index("INTRO-fi") < out.index("INTRO-sv") < out.index("INTRO-en")
+    assert out.index("INTRO-en") < out.index("[1] Suomi")
+    assert "[3] English" in out
+    assert "Mitä haluat tehdä?" in out
+    assert "Hei Testi!" in out
+    assert "Montako vuotta olet ollut töissä?" in out
+    assert out.index("Montako vuotta") < out.index("Mitkä alat kiinnostavat?")
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_with_a_language_says_how_to_use_it_in_that_language(tmp_path: Path) -> None:
+    result = run_chat(tmp_path, ["quit"], "--user-id", "9", "--lang", "sv")
+    assert result.returncode == 0, result.stderr
+    assert "INTRO-sv" in result.stdout
+    assert "INTRO-fi" not in result.stdout
+    assert "INTRO-en" not in result.stdout
+
+
+def test_chat_resumes_and_reset_starts_over(tmp_path: Path) -> None:
+    run_chat(tmp_path, ["1", "1", "1"], "--user-id", "8")
+    resumed = run_chat(tmp_path, [], "--user-id", "8")
+    assert "WELCOME-BACK-fi" in resumed.stdout
+    # someone known is told how to use the chat in their own language only
+    assert "INTRO-fi" in resumed.stdout
+    assert "INTRO-sv" not in resumed.stdout
+    assert "Ikäryhmä?" in resumed.stdout
+    fresh = run_chat(tmp_path, [], "--user-id", "8", "--reset")
+    assert "WELCOME-BACK" not in fresh.stdout
+    assert "Kieli? · Språk? · Language?" in fresh.stdout
+
+
+def test_broken_content_stops_with_file_and_line(tmp_path: Path) -> None:
+    dialogs = copy_dialogs(tmp_path)
+    broken = dialogs / "demo.yaml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("next: by_age", "next: by_aeg"), encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}",
+        "DIALOGS_DIR": str(dialogs),
+        "CONTENT_DIR": str(FIXTURES / "content"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "demo.yaml:" in result.stderr
+    assert "unknown step 'by_aeg' (did you mean 'by_age'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_takes_any_language_the_content_has_texts_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "content", content)
+    (content / "texts" / "de.yaml").write_text(
+        "version: 1\nlanguage: de\nname: Deutsch\ntexts:\n  terminal:\n    intro: INTRO-de\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}")
+    monkeypatch.setenv("DIALOGS_DIR", str(copy_dialogs(tmp_path)))
+    monkeypatch.setenv("CONTENT_DIR", str(content))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
+    assert main(["chat", "--user-id", "11", "--lang", "de"]) == 0
+    out = capsys.readouterr().out
+    assert "INTRO-de" in out
+    assert "INTRO-fi" not in out
+
+    assert main(["chat", "--lang", "xx"]) == 2
+    assert capsys.readouterr().err == "urapolku: no texts in 'xx'; known: fi, sv, en, de\n"
