@@ -10,9 +10,10 @@ from bot.cli.common import EXIT_USAGE
 from bot.config import Settings
 from bot.content.graph import DialogGraph, GraphError, render, to_dot, to_mermaid
 from bot.content.source import suggest
-from bot.engine.loader import apply_text_overrides, load_dialogs
+from bot.engine.loader import load_dialogs
 from bot.engine.schema import Dialog, step_texts
 from bot.engine.texts import load_texts_collecting
+from bot.engine.variants import apply_text_overrides
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,18 +32,12 @@ from bot.content.source import (
     load_yaml,
     suggest,
 )
-from bot.engine.loader import (
-    MAX_MESSAGE,
-    OVERRIDE_PREFIX,
-    DialogSet,
-    apply_text_overrides,
-    lint_dialogs,
-    lint_variants,
-    load_dialogs,
-)
+from bot.engine.lint import lint_dialogs
+from bot.engine.loader import MAX_MESSAGE, DialogSet, load_dialogs
 from bot.engine.runner import BUILTIN_ACTIONS
 from bot.engine.schema import ActionStep, ChoiceStep, ConditionStep
 from bot.engine.texts import TextCatalogue, load_texts_collecting
+from bot.engine.variants import OVERRIDE_PREFIX, apply_text_overrides, lint_variants
 
 log = logging.getLogger(__name__)
 

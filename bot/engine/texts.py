@@ -29,7 +29,7 @@ A *language variant* (plain Finnish, ``fi-selko``) is a text file with ``fallbac
 Every text it lacks is taken from its fallback language. ``dialog.<dialog>.<step>.<field>``
 (``text``, ``label``, ``reask``; ``options.<option id>`` for a button; ``dialog.<dialog>.title``)
 overrides a text written inline in a dialog file, so a new language never needs the dialog
-files to be edited (see :func:`bot.engine.loader.apply_text_overrides`).
+files to be edited (see :func:`bot.engine.variants.apply_text_overrides`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.content.graph import DialogGraph, GraphError, render, shorten, to_dot, to_mermaid
-from bot.engine.loader import apply_text_overrides, load_dialogs
+from bot.engine.loader import load_dialogs
 from bot.engine.texts import load_texts_collecting
+from bot.engine.variants import apply_text_overrides
 from tests.support import FIXTURES, ROOT
 
 DIALOG = """\

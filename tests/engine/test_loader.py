@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.content.source import Severity
-from bot.engine.loader import lint_dialogs, load_dialogs
+from bot.engine.lint import lint_dialogs
+from bot.engine.loader import load_dialogs
 from bot.engine.texts import load_texts_collecting
 from tests.support import FIXTURES
 
