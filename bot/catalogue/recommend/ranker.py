@@ -1,4 +1,4 @@
-"""Recommendations: from a person's career-plan answers to ranked upcoming items, with reasons.
+"""The recommender: from a :class:`~.profile.Profile` to ranked upcoming items, with reasons.
 
 Pure and deterministic: the same catalogue, answers, ``now``, seats and dismissals always give
 the same list. Nothing here talks to Telegram or a database; the caller passes the seats
@@ -42,19 +42,17 @@ over the items of one municipality plus the online ones. :func:`recommend` is a 
 that reuses one recommender per catalogue.
 """
 
-from __future__ import annotations
-
 import heapq
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from .schedule import Occurrence, TextLookup, next_joinable, time_slots
-from .schema import Catalogue, Item
-from .tags import (
+from ..schedule import Occurrence, next_joinable, time_slots
+from ..schema import Catalogue, Item
+from ..tags import (
     AGE_GROUPS,
     FIELDS,
     FORMS,
@@ -65,10 +63,8 @@ from .tags import (
     SITUATIONS,
     TOPICS,
     UNEMPLOYMENT_DURATIONS,
-    from_yaml_number,
-    reason_key,
-    text_key,
 )
+from .profile import Profile, Reason, Recommendation
 
 # Score weights. Bonuses (W_) and penalties (P_) are whole numbers so that ties are exact.
 W_HELP: Final = 30  # per wanted help the item's topics answer
@@ -123,103 +119,6 @@ _UNEMPLOYMENT_BIT: Final = _bits(UNEMPLOYMENT_DURATIONS)
 _HELP_MASK: Final[dict[str, int]] = {
     help_: _mask(HELP_TOPICS[help_], _TOPIC_BIT) for help_ in HELP_WANTED
 }
-
-
-# --- the person -------------------------------------------------------------------------------
-
-
-def _one(answers: Mapping[str, Any], key: str, vocabulary: Sequence[str]) -> str | None:
-    value = answers.get(key)
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    value = from_yaml_number(value, vocabulary)
-    return value if isinstance(value, str) and value in vocabulary else None
-
-
-def _many(answers: Mapping[str, Any], key: str, vocabulary: Sequence[str]) -> tuple[str, ...]:
-    value = answers.get(key)
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list | tuple | set | frozenset):
-        return ()
-    ordered = values if isinstance(values, list | tuple) else sorted(values, key=str)
-    cleaned = (from_yaml_number(v, vocabulary) for v in ordered)
-    return tuple(dict.fromkeys(v for v in cleaned if isinstance(v, str) and v in vocabulary))
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """The answers the recommender uses, cleaned: unknown keys and values are ignored, so a
-    changed dialog can never make recommendations fail."""
-
-    language: str | None = None
-    #: languages the person reads (their UI language and ``languages_read``); empty = unknown
-    reads: frozenset[str] = frozenset()
-    situation: str | None = None
-    unemployment_duration: str | None = None
-    age_group: str | None = None
-    #: one of the catalogue's municipalities, or None (not answered, or ``other``)
-    municipality: str | None = None
-    international_student: bool | None = None
-    interests: tuple[str, ...] = ()
-    help_wanted: tuple[str, ...] = ()
-    preferred_form: tuple[str, ...] = ()
-
-    @classmethod
-    def from_answers(cls, answers: Mapping[str, Any]) -> Profile:
-        # a language variant (plain Finnish, ``fi-selko``) reads what its base language reads
-        base = answers.get("language")
-        base = base.split("-", 1)[0] if isinstance(base, str) else base
-        language = _one({"language": base}, "language", LANGUAGES)
-        reads = set(_many(answers, "languages_read", LANGUAGES))
-        if language:
-            reads.add(language)
-        student = answers.get("international_student")
-        situation = _one(answers, "situation", SITUATIONS)
-        return cls(
-            language=language,
-            reads=frozenset(reads),
-            situation=situation,
-            unemployment_duration=(
-                _one(answers, "unemployment_duration", UNEMPLOYMENT_DURATIONS)
-                if situation in (None, "unemployed")
-                else None
-            ),
-            age_group=_one(answers, "age_group", AGE_GROUPS),
-            municipality=_one(answers, "municipality", MUNICIPALITIES),
-            international_student=(
-                True if student in ("yes", True) else False if student in ("no", False) else None
-            ),
-            interests=_many(answers, "interests", FIELDS),
-            help_wanted=_many(answers, "help_wanted", HELP_WANTED),
-            preferred_form=_many(answers, "preferred_form", FORMS),
-        )
-
-
-# --- results ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why an item is recommended, as a code and parameters (see ``tags.ReasonCode``)."""
-
-    code: str
-    params: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def text_key(self) -> str:
-        return reason_key(self.code, self.params)
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    item: Item
-    score: int
-    #: the occurrence to offer: the next meeting, or the first meeting of a course run
-    occurrence: Occurrence
-    #: most important first; show at most two (:func:`render_reasons` does)
-    reasons: tuple[Reason, ...]
-    #: free seats, or None when the item has no capacity limit
-    seats_left: int | None = None
 
 
 # --- the recommender --------------------------------------------------------------------------
@@ -719,32 +618,3 @@ def recommend(
         dismissed=dismissed,
         horizon_days=horizon_days,
     )
-
-
-# --- rendering --------------------------------------------------------------------------------
-
-
-def reason_params(reason: Reason, t: TextLookup) -> dict[str, str]:
-    """The parameters a reason text may use; vocabulary values become their names."""
-    params = dict(reason.params)
-    municipality = reason.params.get("municipality")
-    if municipality:
-        params["municipality"] = t(text_key("municipality", municipality), {})
-        params["municipality_in"] = t(text_key("municipality_in", municipality), {})
-    return params
-
-
-def render_reason(reason: Reason, t: TextLookup) -> str:
-    """One reason as a phrase: "you want to start a business"."""
-    return t(reason.text_key, reason_params(reason, t))
-
-
-def render_reasons(reasons: Sequence[Reason], t: TextLookup, *, limit: int = 2) -> str:
-    """The first ``limit`` (at most two) reasons as one sentence, or "" if there are none:
-    "Because you are in Karkkila and you want to start a business." """
-    phrases = [render_reason(reason, t) for reason in reasons[: max(0, min(limit, 2))]]
-    if not phrases:
-        return ""
-    if len(phrases) == 1:
-        return t("catalogue.reason.one", {"first": phrases[0]})
-    return t("catalogue.reason.two", {"first": phrases[0], "second": phrases[1]})
