@@ -18,7 +18,7 @@ contact costs is counted either way. The default (0) measures from a cold proces
 ``--tuned-baseline`` adds the bare bot on uvloop and orjson (which the real bot uses), so the
 report can say how much of the ratio is that tuning rather than the bot's own work.
 
-Targets (issue 2): at least half the bare bot's throughput on SQLite; peak memory within
+Targets: at least half the bare bot's throughput on SQLite; peak memory within
 1.3x the bare bot's. Outgoing rate limits and flood control are switched off for both, so
 the figures measure the bots, not Telegram's limits.
 """

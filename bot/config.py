@@ -70,11 +70,11 @@ class Settings(BaseSettings):
     )
     #: version of the consent text; raising it asks everyone again
     consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
-    #: people not seen for this many days are removed (urapolku purge, the daily job; issue 5)
+    #: people not seen for this many days are removed (urapolku purge, the daily job)
     retention_days: int = Field(default=365, ge=1, description="a whole number of days ≥ 1")
-    #: the relayed texts of requests closed this many days ago are removed (issue 5)
+    #: the relayed texts of requests closed this many days ago are removed
     relay_retention_days: int = Field(default=90, ge=1, description="a whole number of days ≥ 1")
-    #: follow-up rounds: days after an attended event or a closed request (issue 7)
+    #: follow-up rounds: days after an attended event or a closed request
     followup_days: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [14, 90],
         description="days separated by commas, e.g. 14,90 (empty: no follow-ups)",

@@ -219,7 +219,7 @@ def trips() -> Iterator[list[str]]:
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> Any:
     """SQLite with every statement through SQLAlchemy: these tests are about the adapter
-    underneath (the fast lane above it: tests/test_fastlane.py)."""
+    underneath (the fast lane above it: tests/db/test_fastlane.py)."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hot.sqlite3'}", fast_lane=False)
     await upgrade(db)
     yield db

@@ -1,4 +1,4 @@
-"""Two workers on one database (issue 8): each with its own App, Database (engine and
+"""Two workers on one database: each with its own App, Database (engine and
 connection pool) and Dispatcher, as two processes would have, talking to one "Telegram" (one
 offline session). On a SQLite file and on PostgreSQL: what keeps them from doing things twice
 must be in the database, because nothing else is shared.

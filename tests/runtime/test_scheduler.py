@@ -1,4 +1,4 @@
-"""Job leases: with several workers, each scheduled job runs once per tick (issue 8).
+"""Job leases: with several workers, each scheduled job runs once per tick.
 
 Each "worker" here has its own Database (its own engine and connections) on the same SQLite
 file or PostgreSQL database, so nothing in-process can be what keeps them apart.

@@ -1,4 +1,4 @@
-"""``urapolku run --webhook --workers 2``: real processes behind one port (issue 8).
+"""``urapolku run --webhook --workers 2``: real processes behind one port.
 
 The parent registers the webhook once and starts two workers on the socket it bound; every
 update posted to the port is answered once; a worker that dies is replaced; SIGTERM stops

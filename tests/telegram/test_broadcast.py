@@ -1,4 +1,4 @@
-"""Reminders to many people against Telegram's limits (issue 8): a 429 is honoured, and no
+"""Reminders to many people against Telegram's limits: a 429 is honoured, and no
 reminder is lost or sent twice. The Bot API stand-in enforces the limits over real HTTP; the
 bot's limiter is set far above them on purpose, so that the stand-in answers 429."""
 

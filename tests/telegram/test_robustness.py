@@ -418,7 +418,7 @@ def _markup(rows: Any) -> Any:
     return keyboard(rows)
 
 
-# -- found by tests/test_fuzz.py ------------------------------------------------------------
+# -- found by tests/telegram/test_fuzz.py ------------------------------------------------------------
 
 
 async def test_odd_digits_where_a_choice_is_expected_get_the_hint(harness: Harness) -> None:

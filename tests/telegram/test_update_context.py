@@ -1,4 +1,4 @@
-"""The hot path's reads: one statement before an update's handler (issue 2), and the
+"""The hot path's reads: one statement before an update's handler, and the
 re-delivery check that rides on it."""
 
 from __future__ import annotations

@@ -279,7 +279,7 @@ async def test_a_private_message_still_works_after_all_that(h: Harness) -> None:
 
 
 async def test_webhook_refuses_without_secret_and_processes_nothing(tmp_path: Path) -> None:
-    """Item 13: tests/test_webhook.py checks the 401s and the health endpoint; this adds that a
+    """Item 13: tests/runtime/test_webhook.py checks the 401s and the health endpoint; this adds that a
     refused request leaves no trace in the database."""
     from aiohttp.test_utils import TestClient, TestServer
 

@@ -1,4 +1,4 @@
-"""Encryption at rest and the audit log (issue 5).
+"""Encryption at rest and the audit log.
 
 * Columns that hold what people write become encrypted text (Fernet tokens, see db/types.py):
   ``answers.private_value`` (new; typed answers), ``conversation_states.data``,

@@ -1,4 +1,4 @@
-"""Follow-up check-ins and attendance (issue 7): tables ``followups`` and ``event_attendance``.
+"""Follow-up check-ins and attendance: tables ``followups`` and ``event_attendance``.
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""Scale-out: scheduled jobs run once across workers (issue 8).
+"""Scale-out: scheduled jobs run once across workers.
 
 One table, ``job_leases``: which worker runs a scheduled job until when.
 

@@ -1,4 +1,4 @@
-"""Consent, my data, deletion and retention (issue 5).
+"""Consent, my data, deletion and retention.
 
 No schema change: the feature uses the columns that exist (persons.consent_version,
 consent_decided_at and last_seen; conversation_states.subject; handoff_requests.anonymised_at).
