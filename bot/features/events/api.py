@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from db.repositories import EventRepository, PrivacyRepository
 
-from .browser import NOTICES_JOB, PROMOTED, reminder_times
+from .notices import NOTICES_JOB, schedule_promoted
 from .views import lookup, occurrence_at
 
 __all__ = ["lookup", "occurrence_at", "release_seats", "wake_notices"]
@@ -32,12 +32,7 @@ async def release_seats(session: AsyncSession, app: App, person_id: int, *, now:
         item = catalogue.get(item_id) if catalogue is not None else None
         capacity = item.capacity if item is not None else None
         result = await events.cancel(person_id, item_id, starts_at, capacity, now=now)
-        for signup in result.promoted:
-            promoted_any = True
-            await events.schedule_notice(signup.id, PROMOTED, now, again=True)
-            for kind, due in reminder_times(signup.starts_at).items():
-                if due > now:
-                    await events.schedule_notice(signup.id, kind, due)
+        promoted_any |= await schedule_promoted(events, result.promoted, now)
     return promoted_any
 
 

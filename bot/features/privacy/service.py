@@ -61,14 +61,6 @@ async def erase_person(
     return counts
 
 
-async def withdraw_consent(session: AsyncSession, app: App, person_id: int) -> int:
-    """Stop saving answers and remove the saved ones; returns how many were removed."""
-    now = app.clock()
-    removed = await PrivacyRepository(session).withdraw_consent(person_id, now=now)
-    await StatsRepository(session).record("consent_withdrawn", {}, at=now)
-    return removed
-
-
 def storage_key(bot_id: int, telegram_id: int) -> StorageKey:
     """The key of a person's private-chat conversation (chat id = user id)."""
     return StorageKey(bot_id=bot_id, chat_id=telegram_id, user_id=telegram_id)
