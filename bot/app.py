@@ -26,7 +26,7 @@ class App:
     clock: Callable[[], datetime] = utcnow
     #: background jobs (set when the bot runs); features may wake a job after queueing work
     scheduler: Any = None
-    #: watches the content files and swaps :attr:`content` (``bot.content.reload``); set on first use
+    #: watches the content files and swaps :attr:`content` (``bot.runtime.reload``); set on first use
     reloader: Any = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _plain_keys: tuple[object, frozenset[str]] | None = field(default=None, init=False, repr=False)

@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.config import ConfigError, Settings
-from bot.content import reload as content_reload
 from bot.content.languages import LANGUAGES
 from bot.content.snapshot import load_content
 from bot.features import build_registry, content_sections
@@ -38,6 +37,7 @@ from bot.features.handoff import person_router as handoff_person
 from bot.features.privacy import router as privacy_router
 from bot.features.privacy import service as privacy_service
 from bot.features.reports import router as reports_router
+from bot.runtime import reload as content_reload
 from bot.runtime.scheduler import Scheduler
 from bot.telegram.fsm.sql import SqlStorage
 from bot.telegram.handlers import errors, private, updates

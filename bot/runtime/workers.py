@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings, load_settings
-from bot.content.reload import reloader_for
 from bot.factory import (
     ALLOWED_UPDATES,
     build_app,
@@ -47,6 +46,7 @@ from bot.factory import (
 )
 from bot.logsetup import setup_logging
 from bot.runtime.eventloop import run_service, settle_heap
+from bot.runtime.reload import reloader_for
 from bot.runtime.webhook import serve
 from bot.telegram.limits.shared import shared_limiter
 

@@ -12,8 +12,8 @@ import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 
 from bot.app import App
-from bot.content.reload import JOB_NAME, ContentReloader, reloader_for
 from bot.factory import build_scheduler
+from bot.runtime.reload import JOB_NAME, ContentReloader, reloader_for
 from bot.runtime.scheduler import Scheduler
 from tests.support import FIXTURES, ROOT, Harness, make_app, make_harness, make_settings, texts_of
 
