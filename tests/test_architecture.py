@@ -9,6 +9,8 @@ uses another only through its ``api`` module, and ``db`` knows nothing of the bo
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -194,3 +196,17 @@ def test_the_arrows_between_features_go_one_way() -> None:
             if other is not None and other != feature:
                 edges.setdefault(feature, set()).add(other)
     assert circles(edges) == [], edges
+
+
+def test_the_command_line_loads_no_heavy_or_optional_package_before_a_command_runs() -> None:
+    """`urapolku --help` stays quick, a bot without the scale extra still starts, and Alembic
+    (about 25 MB that is never given back) stays out of the serving process."""
+    code = (
+        "import sys, bot.cli; "
+        "print(' '.join(m for m in ('alembic', 'aiogram', 'redis', 'matplotlib', 'qrcode') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []

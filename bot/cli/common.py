@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 from bot.config import Settings
 from db import Database
-from db.migrate import upgrade
 
 #: a bad setting, broken content or a wrong option: one clear message and this exit code
 EXIT_USAGE = 2
@@ -16,6 +15,9 @@ EXIT_USAGE = 2
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """The database of ``settings``, its schema brought up to date; closed afterwards."""
+    # imported here: Alembic (~25 MB) stays out of the serving bot, which imports this package
+    from db.migrate import upgrade
+
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         await upgrade(database)

@@ -7,7 +7,6 @@ import asyncio
 
 from bot.cli.common import open_database
 from bot.config import Settings
-from db.migrate import current_revision
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +19,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    # imported here: Alembic stays out of the serving bot, which imports this package
+    from db.migrate import current_revision
+
     async with open_database(settings) as database:
         print(f"database is at revision {await current_revision(database)}")
     return 0

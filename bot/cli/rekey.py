@@ -7,8 +7,6 @@ import argparse
 import asyncio
 import sys
 
-from redis.exceptions import RedisError
-
 from bot.cli.common import EXIT_USAGE
 from bot.config import Settings
 from db import types as crypto
@@ -56,6 +54,8 @@ async def _rekey(settings: Settings) -> int:
         f"{count.made_private} encrypted (typed)"
     )
     if settings.redis_url:
+        from redis.exceptions import RedisError  # only with REDIS_URL: the optional scale extra
+
         try:
             in_redis = await rekey_redis(settings.redis_url)
         except (crypto.DataKeyError, RedisError) as exc:

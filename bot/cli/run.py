@@ -16,7 +16,6 @@ from bot.cli.common import EXIT_USAGE
 from bot.config import Settings
 from bot.logsetup import setup_logging
 from bot.runtime.eventloop import run_service, settle_heap
-from bot.runtime.workers import run_workers
 
 log = logging.getLogger("urapolku")
 
@@ -65,6 +64,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+        # imported here: the supervisor builds the whole bot (aiogram), which --help need not
+        from bot.runtime.workers import run_workers
+
         return run_workers(settings, args.workers)
     return run_service(_serve(settings, webhook=args.webhook))
 
