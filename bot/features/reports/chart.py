@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 
-from .report import SMALL, Figure, Report
+from .disclosure import SMALL
+from .report import Figure, Report
 
 PANELS = ("municipality", "participants", "followup")
 
@@ -18,8 +19,7 @@ def _bars(figures: list[Figure]) -> list[Figure]:
     return [
         f
         for f in figures
-        if f.kind == "count"
-        and f.listed and not f.key.endswith((".participants", ".answered"))
+        if f.kind == "count" and f.listed and not f.key.endswith((".participants", ".answered"))
     ]
 
 

@@ -88,8 +88,9 @@ def derivable(
     *,
     latent: Collection[str] = (),
 ) -> list[str]:
-    """The hidden (or latent) cells whose value follows from what is shown, sorted by key.
-    Withheld cells and the groups that hold them are unknown to the reader."""
+    """The hidden cells, and the latent cells of 1–4, whose value follows from what is
+    shown, sorted by key. Withheld cells, and the groups that hold them, are unknown to the
+    reader."""
     live = _live(groups, hidden)
     cells = {key for g in live for key in (g.total, *g.parts)}
     cap = 2 * sum(values.get(key, 0) for key in cells) + 2 * SMALL
@@ -114,14 +115,12 @@ def derivable(
         above = {**domains, key: (n + 1, domains[key][1])}
         component = _component(live, key)
         members = {k for g in component for k in (g.total, *g.parts)}
-
-        def fits(bounds: Mapping[str, Bounds]) -> bool:
-            return _feasible({k: bounds[k] for k in members}, component)
-
-        if not (fits(below) or fits(above)):
+        if not any(
+            _feasible({k: bounds[k] for k in members}, component) for bounds in (below, above)
+        ):
             found.append(key)
-    # a latent cell being known is harmless in itself; only shown-hidden cells count
-    return [key for key in found if key not in latent]
+    # a latent cell that is worked out matters only when it is a small count
+    return [key for key in found if key not in latent or 0 < values.get(key, 0) < SMALL]
 
 
 # -- choosing a protecting cell ------------------------------------------------------------
@@ -129,9 +128,7 @@ def derivable(
 
 def _live(groups: Iterable[Group], hidden: Mapping[str, str]) -> list[Group]:
     """The groups a reader can use: none with a withheld (unlisted) cell."""
-    return [
-        g for g in groups if not any(hidden.get(k) == WITHHELD for k in (g.total, *g.parts))
-    ]
+    return [g for g in groups if not any(hidden.get(k) == WITHHELD for k in (g.total, *g.parts))]
 
 
 def _touching(groups: Iterable[Group], keys: Collection[str]) -> list[Group]:

@@ -25,7 +25,7 @@ from bot.engine.schema import ChoiceStep
 from db import Database
 from db.repositories import TARGET_GROUPS, Period, ReportRepository
 
-from .disclosure import PRIMARY, SECONDARY, SMALL, WITHHELD, Group, suppress
+from .disclosure import PRIMARY, SMALL, WITHHELD, Group, suppress
 
 #: how a hidden count is shown: 1–4, and a count hidden to protect a small one
 HIDDEN: Final = "<5"
@@ -315,12 +315,13 @@ async def build_report(
             [
                 f("followup.answered", sum(outcomes.values())),
                 *_figures("followup", outcomes, lambda k: labels.option("followup_outcome", k)),
-                        f("followup.helped", _share(helped, scored), SHARE),
+                f("followup.helped", _share(helped, scored), SHARE),
             ],
         ),
     ]
-    links = _groups(by_place, by_age, by_language, attended, outcomes) + _signup_groups(signups)
-    sections = _protect(sections, links, _signup_links(signups))
+    signup_groups, latent = _signup_links(signups)
+    links = _groups(by_place, by_age, by_language, attended, outcomes) + signup_groups
+    sections = _protect(sections, links, latent)
     place = (
         labels.option("municipality", municipality)
         if municipality
@@ -367,27 +368,31 @@ def _groups(
     ]
 
 
-def _signup_links(signups: Mapping[tuple[str | None, str | None], int]) -> dict[str, int]:
-    """Sign-ups per item and per kind are two views of one table (item × kind) nobody sees:
-    its cells are latent counts, linked to both views (see :func:`_signup_groups`)."""
-    return {_pair(item, kind): n for (item, kind), n in signups.items()}
-
-
-def _pair(item: str | None, kind: str | None) -> str:
-    return f"signups_pair.{item or 'unknown'}|{kind or 'unknown'}"
-
-
-def _signup_groups(signups: Mapping[tuple[str | None, str | None], int]) -> list[Group]:
-    """Each item's sign-ups are the sum of its (item, kind) cells, and so are each kind's: a
-    reader who knows the catalogue knows which items are of which kind."""
-    items: dict[str | None, list[str]] = {}
-    kinds: dict[str | None, list[str]] = {}
+def _signup_links(
+    signups: Mapping[tuple[str | None, str | None], int],
+) -> tuple[list[Group], dict[str, int]]:
+    """Sign-ups per item and per kind are two views of one table (item × kind): a reader who
+    knows the catalogue knows which items are of which kind, so each kind's sign-ups are the
+    sum of its items'. An item counted under several kinds (its kind changed) adds latent
+    cells, its (item, kind) counts, which nobody sees but which link both views. Returns the
+    groups and the latent cells' values."""
+    kinds_of: dict[str | None, list[str | None]] = {}
     for item, kind in signups:
-        items.setdefault(item, []).append(_pair(item, kind))
-        kinds.setdefault(kind, []).append(_pair(item, kind))
-    return [Group(_key("signups_item", k), tuple(v)) for k, v in items.items()] + [
-        Group(_key("signups_kind", k), tuple(v)) for k, v in kinds.items()
-    ]
+        kinds_of.setdefault(item, []).append(kind)
+    parts: dict[str | None, list[str]] = {}
+    latent: dict[str, int] = {}
+    groups: list[Group] = []
+    for item, kinds in kinds_of.items():
+        if len(kinds) == 1:
+            parts.setdefault(kinds[0], []).append(_key("signups_item", item))
+            continue
+        pairs = [f"signups_pair.{item or 'unknown'}|{kind or 'unknown'}" for kind in kinds]
+        groups.append(Group(_key("signups_item", item), tuple(pairs)))
+        for kind, pair in zip(kinds, pairs, strict=True):
+            parts.setdefault(kind, []).append(pair)
+            latent[pair] = signups[(item, kind)]
+    groups += [Group(_key("signups_kind", kind), tuple(keys)) for kind, keys in parts.items()]
+    return groups, latent
 
 
 def _day(day: date) -> str:
