@@ -8,6 +8,12 @@ requests, sign-ups, attendance and the anonymous counters (career plans, suggest
 sign-ups, follow-up answers). Then times building the report for one month and for the whole
 year (each the best of three), prints the timings and the year's figures. The target is under
 2 s on SQLite. Everything random comes from one seeded generator, so runs are comparable.
+
+Then the disclosure check: every month of 2026 and the whole year, for all municipalities and
+for each one, is read by the tests' independent reader (``tests/features/reports/checker.py``),
+which tries to solve every hidden count from the published report; prints how many it could
+(the goal is 0), how many counts were hidden and how long building and checking took.
+``--no-check`` skips it.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from bot.app import App
 from bot.config import Settings
 from bot.content.snapshot import load_content
 from bot.features import build_registry, content_sections
-from bot.features.reports.report import build_report, to_text
+from bot.features.reports.report import build_report, to_json, to_text
 from db import Database
 from db.migrate import upgrade
 from db.models import Answer, Event, EventAttendance, EventSignup, HandoffRequest, Person
+from tests.features.reports.checker import derivable
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -194,6 +201,34 @@ async def timed(app: App, first: date, last: date) -> tuple[float, str]:
     return best, text
 
 
+async def check(app: App) -> None:
+    """The independent reader over every month, the year, and each municipality."""
+    kinds = dict(ITEMS)
+    periods = [(date(2026, m, 1), date(2026 + m // 12, m % 12 + 1, 1) - timedelta(days=1))
+               for m in range(1, 13)] + [(date(2026, 1, 1), date(2026, 12, 31))]  # fmt: skip
+    reports = found = hidden = protecting = withheld = 0
+    built = checked = 0.0
+    for first, last in periods:
+        for place in [None, *MUNICIPALITIES]:
+            started = time.perf_counter()
+            report = await build_report(app, first, last, language="en", municipality=place)
+            built += time.perf_counter() - started
+            started = time.perf_counter()
+            solved = derivable(json.loads(to_json(report)), kinds)
+            checked += time.perf_counter() - started
+            reports += 1
+            found += len(solved)
+            for key in solved:
+                print(f"  derivable: {first}..{last} {place or 'all'} {key}")
+            statuses = [f.status for s in report.sections for f in s.figures]
+            hidden += sum(s is not None for s in statuses)
+            protecting += statuses.count("protects")
+            withheld += statuses.count("withheld")
+    print(f"disclosure check: {reports} reports, {found} derivable hidden counts; "
+          f"{hidden} hidden ({protecting} to protect a small one, {withheld} withheld); "
+          f"building {built:.1f} s, checking {checked:.1f} s")  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -202,6 +237,7 @@ async def main() -> None:
     parser.add_argument(
         "--no-seed", action="store_true", help="time the report on --database as it is"
     )
+    parser.add_argument("--no-check", action="store_true", help="skip the disclosure check")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="urapolku-report-bench-"))
     url = args.database or f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
@@ -226,6 +262,9 @@ async def main() -> None:
     print(f"report, whole year: {year * 1000:.0f} ms (best of 3); target < 2000 ms on SQLite")
     print()
     print(text)
+    if not args.no_check:
+        print()
+        await check(app)
     await db.dispose()
 
 

@@ -21,8 +21,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the funder's figures for a period (default: the last full month)",
         description="People reached and participants, by municipality, age group, language "
         "and target group; career plans, suggestions, sign-ups, attendance, coach requests "
-        "and follow-up outcomes. Counts under 5 are shown as <5. Days are in Finnish time; "
-        "--to is included.",
+        "and follow-up outcomes. Counts under 5 are shown as <5, and counts that would let "
+        "one be worked out from a total as x (see docs/REPORTS.md). Days are in Finnish "
+        "time; --to is included.",
     )
     parser.add_argument("--from", dest="first", type=date.fromisoformat, metavar="YYYY-MM-DD")
     parser.add_argument("--to", dest="last", type=date.fromisoformat, metavar="YYYY-MM-DD")

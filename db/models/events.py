@@ -106,5 +106,5 @@ class EventAttendance(Base):
     marked_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: the coach who marked it (NULL if that coach row is gone)
     marked_by: Mapped[int | None] = mapped_column(
-        ForeignKey("coaches.id", ondelete="SET NULL"), default=None
+        ForeignKey("coaches.id", ondelete="SET NULL"), index=True, default=None
     )

@@ -128,7 +128,7 @@ class RelayMessage(Base):
     #: to_coach (the person wrote) or to_person (a coach wrote)
     direction: Mapped[str] = mapped_column(String(12))
     coach_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coaches.id", ondelete="SET NULL"), default=None
+        ForeignKey("coaches.id", ondelete="SET NULL"), index=True, default=None
     )
     #: text, photo, document or saved_reply
     kind: Mapped[str] = mapped_column(String(16))

@@ -1,14 +1,16 @@
 """The report's chart: a PNG (matplotlib's Agg canvas: no display needed).
 
 Three panels: people reached by municipality, participants by target group, follow-up
-outcomes. A hidden count (1–4) is drawn as an empty bar labelled ``<5``, never its value.
+outcomes. A hidden count is drawn as an empty bar labelled as in the text (``<5``, or ``x``
+for one hidden to protect a small one), never its value; withheld counts are not drawn.
 """
 
 from __future__ import annotations
 
 import io
 
-from .report import HIDDEN, SMALL, Figure, Report
+from .disclosure import SMALL
+from .report import Figure, Report
 
 PANELS = ("municipality", "participants", "followup")
 
@@ -17,7 +19,7 @@ def _bars(figures: list[Figure]) -> list[Figure]:
     return [
         f
         for f in figures
-        if f.kind == "count" and not f.key.endswith((".participants", ".answered"))
+        if f.kind == "count" and f.listed and not f.key.endswith((".participants", ".answered"))
     ]
 
 
@@ -45,7 +47,7 @@ def chart_png(report: Report) -> bytes:
         values = [0 if b.hidden or b.value is None else b.value for b in bars][::-1]
         drawn = ax.barh(labels, values, color="#2f6f9f")
         for rect, b in zip(drawn, bars[::-1], strict=True):
-            shown = HIDDEN if b.hidden else str(b.value)
+            shown = str(b.public())
             ax.annotate(
                 shown,
                 (rect.get_width(), rect.get_y() + rect.get_height() / 2),

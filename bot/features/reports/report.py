@@ -1,8 +1,11 @@
 """Building a report (figures from :class:`db.repositories.reports.ReportRepository`, labels from the
 content in the report's language) and writing it as text, CSV or JSON.
 
-Privacy: every count from 1 to 4 is shown as ``<5`` in every format (and in the chart), so a
-small group cannot be picked out; a share needs at least 5 answers behind it.
+Privacy is decided once, here, when the report is built (:mod:`.disclosure`): each count is
+shown, shown as ``<5`` (1–4), shown as ``x`` (hidden so that a ``<5`` cannot be worked out
+from a total and the other counts) or withheld (a breakdown too small to list); a median or a
+share needs at least 5 cases behind it. Text, CSV, JSON, the chart and ``/report`` all render
+that one decision.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
@@ -22,11 +25,15 @@ from bot.engine.schema import ChoiceStep
 from db import Database
 from db.repositories import TARGET_GROUPS, Period, ReportRepository
 
-#: counts below this are shown as "<5"
-SMALL: Final = 5
+from .disclosure import PRIMARY, SMALL, WITHHELD, Group, suppress
+
+#: how a hidden count is shown: 1–4, and a count hidden to protect a small one
 HIDDEN: Final = "<5"
+PROTECTED: Final = "x"
 
 COUNT, SHARE, SECONDS = "count", "share", "seconds"
+
+Counts = Mapping[str | None, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +42,24 @@ class Figure:
     label: str
     value: int | float | None
     kind: str = COUNT
+    #: None (shown), or why not: disclosure.PRIMARY, SECONDARY or WITHHELD
+    status: str | None = None
 
     @property
     def hidden(self) -> bool:
-        return self.kind == COUNT and isinstance(self.value, int) and 0 < self.value < SMALL
+        return self.status is not None
+
+    @property
+    def listed(self) -> bool:
+        return self.status != WITHHELD
 
     def public(self) -> int | float | str | None:
-        """The value as it may be shown: small counts hidden, shares rounded."""
-        if self.hidden:
+        """The value as it may be shown: hidden counts as ``<5`` or ``x``, shares rounded,
+        durations in minutes. None: not enough cases behind a statistic."""
+        if self.status == PRIMARY:
             return HIDDEN
+        if self.status is not None:
+            return PROTECTED
         if self.kind == SHARE and self.value is not None:
             return round(float(self.value), 3)
         if self.kind == SECONDS and self.value is not None:
@@ -56,6 +72,15 @@ class Section:
     key: str
     title: str
     figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def withheld(self) -> bool:
+        """Some of its counts are not listed (too few to list without giving them away)."""
+        return any(not f.listed for f in self.figures)
+
+    @property
+    def listed(self) -> list[Figure]:
+        return [f for f in self.figures if f.listed]
 
 
 @dataclass(slots=True)
@@ -135,10 +160,40 @@ def _ordered(counts: Mapping[str | None, int]) -> list[tuple[str | None, int]]:
     return sorted(counts.items(), key=lambda kv: (kv[0] is None, -kv[1], str(kv[0])))
 
 
+def _key(prefix: str, key: str | None) -> str:
+    return f"{prefix}.{key if key is not None else 'unknown'}"
+
+
 def _figures(prefix: str, counts: Mapping[str | None, int], label: Any) -> list[Figure]:
+    return [Figure(_key(prefix, key), label(key), n) for key, n in _ordered(counts)]
+
+
+def _breakdown(total: str, prefix: str, counts: Mapping[str | None, int]) -> Group:
+    return Group(total, tuple(_key(prefix, key) for key in counts))
+
+
+def _share(part: int, whole: int) -> float | None:
+    """A share only from at least SMALL cases, and only when neither side of it is a small
+    count (a share and its base would give that count away)."""
+    if whole < SMALL or 0 < part < SMALL or 0 < whole - part < SMALL:
+        return None
+    return part / whole
+
+
+def _protect(
+    sections: list[Section], groups: list[Group], latent: Mapping[str, int]
+) -> list[Section]:
+    """Sections with each count's disclosure status (see :mod:`.disclosure`)."""
+    values = {
+        f.key: f.value
+        for s in sections
+        for f in s.figures
+        if f.kind == COUNT and isinstance(f.value, int)
+    }
+    hidden = suppress({**values, **latent}, groups, latent=latent.keys())
     return [
-        Figure(f"{prefix}.{key if key is not None else 'unknown'}", label(key), n)
-        for key, n in _ordered(counts)
+        replace(s, figures=[replace(f, status=hidden.get(f.key)) for f in s.figures])
+        for s in sections
     ]
 
 
@@ -246,7 +301,7 @@ async def build_report(
             [
                 f("requests.requests", made),
                 f("requests.claimed", claimed),
-                f("requests.median_claim", median, SECONDS),
+                f("requests.median_claim", median if claimed >= SMALL else None, SECONDS),
             ],
         ),
         Section(
@@ -260,10 +315,13 @@ async def build_report(
             [
                 f("followup.answered", sum(outcomes.values())),
                 *_figures("followup", outcomes, lambda k: labels.option("followup_outcome", k)),
-                f("followup.helped", helped / scored if scored >= SMALL else None, SHARE),
+                f("followup.helped", _share(helped, scored), SHARE),
             ],
         ),
     ]
+    signup_groups, latent = _signup_links(signups)
+    links = _groups(by_place, by_age, by_language, attended, outcomes) + signup_groups
+    sections = _protect(sections, links, latent)
     place = (
         labels.option("municipality", municipality)
         if municipality
@@ -286,9 +344,55 @@ async def build_report(
         texts={
             "none": t("reports.none"),
             "not_enough": t("reports.not_enough"),
+            "withheld": t("reports.withheld"),
             "duration": t("reports.duration"),
         },
     )
+
+
+def _groups(
+    by_place: Counts,
+    by_age: Counts,
+    by_language: Counts,
+    attended: Counts,
+    outcomes: Counts,
+) -> list[Group]:
+    """The sums a reader can check: each breakdown of the people reached adds up to the
+    active ones, attendance by item to its total, follow-up outcomes to the answers."""
+    return [
+        _breakdown("reached.active", "municipality", by_place),
+        _breakdown("reached.active", "age_group", by_age),
+        _breakdown("reached.active", "language", by_language),
+        _breakdown("attendance.attended_total", "attendance", attended),
+        _breakdown("followup.answered", "followup", outcomes),
+    ]
+
+
+def _signup_links(
+    signups: Mapping[tuple[str | None, str | None], int],
+) -> tuple[list[Group], dict[str, int]]:
+    """Sign-ups per item and per kind are two views of one table (item × kind): a reader who
+    knows the catalogue knows which items are of which kind, so each kind's sign-ups are the
+    sum of its items'. An item counted under several kinds (its kind changed) adds latent
+    cells, its (item, kind) counts, which nobody sees but which link both views. Returns the
+    groups and the latent cells' values."""
+    kinds_of: dict[str | None, list[str | None]] = {}
+    for item, kind in signups:
+        kinds_of.setdefault(item, []).append(kind)
+    parts: dict[str | None, list[str]] = {}
+    latent: dict[str, int] = {}
+    groups: list[Group] = []
+    for item, kinds in kinds_of.items():
+        if len(kinds) == 1:
+            parts.setdefault(kinds[0], []).append(_key("signups_item", item))
+            continue
+        pairs = [f"signups_pair.{item or 'unknown'}|{kind or 'unknown'}" for kind in kinds]
+        groups.append(Group(_key("signups_item", item), tuple(pairs)))
+        for kind, pair in zip(kinds, pairs, strict=True):
+            parts.setdefault(kind, []).append(pair)
+            latent[pair] = signups[(item, kind)]
+    groups += [Group(_key("signups_kind", kind), tuple(keys)) for kind, keys in parts.items()]
+    return groups, latent
 
 
 def _day(day: date) -> str:
@@ -318,8 +422,10 @@ def to_text(report: Report) -> str:
         lines.append(section.title)
         if not section.figures:
             lines.append(f"  {report.texts['none']}")
-        for figure in section.figures:
+        for figure in section.listed:
             lines.append(f"  {figure.label}: {_text_value(report, figure)}")
+        if section.withheld:
+            lines.append(f"  {report.texts['withheld']}")
         lines.append("")
     lines.append(report.note)
     return "\n".join(lines)
@@ -327,13 +433,21 @@ def to_text(report: Report) -> str:
 
 def _rows(report: Report) -> Iterable[dict[str, Any]]:
     for section in report.sections:
-        for figure in section.figures:
+        for figure in section.listed:
             yield {
                 "section": section.key,
                 "key": figure.key,
                 "label": figure.label,
                 "value": figure.public(),
                 "kind": figure.kind,
+            }
+        if section.withheld:
+            yield {
+                "section": section.key,
+                "key": f"{section.key}.{WITHHELD}",
+                "label": report.texts["withheld"],
+                "value": None,
+                "kind": WITHHELD,
             }
 
 
@@ -360,8 +474,9 @@ def to_json(report: Report) -> str:
                 "title": s.title,
                 "figures": [
                     {"key": f.key, "label": f.label, "value": f.public(), "kind": f.kind}
-                    for f in s.figures
+                    for f in s.listed
                 ],
+                "withheld": s.withheld,
             }
             for s in report.sections
         ],

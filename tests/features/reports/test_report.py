@@ -314,7 +314,7 @@ Paikalla tapahtumissa
 Valmentajapyynnöt
   Pyyntöjä: 5
   Valmentaja otti hoitaakseen: <5
-  Odotus valmentajaan, mediaani: 0 h 45 min
+  Odotus valmentajaan, mediaani: –
 
 Suljetut pyynnöt tuloksittain
   Koulutus tai opiskelu: <5
@@ -327,10 +327,13 @@ Seuranta: tilanne nyt
   Osa-aikatyössä: <5
   Opiskelen: <5
   Palkkatukityössä: <5
-  Koki saaneensa apua (4–5): 60 %
+  Koki saaneensa apua (4–5): –
 
 Alle viiden suuruiset määrät näytetään muodossa <5. \
-Osuus näytetään, kun vastauksia on vähintään viisi."""
+x: luku on piilotettu, jottei pientä lukua voisi laskea summasta. \
+Siksi näkyvät luvut eivät aina täsmää yhteissummaan. \
+Mediaani näytetään vähintään viidestä tapauksesta, \
+osuus vain, kun sen kummallakin puolella on vähintään viisi vastausta (tai ei yhtään)."""
 
 
 async def test_text_csv_json_and_chart(database: Database, tmp_path: Path) -> None:
@@ -349,14 +352,15 @@ async def test_text_csv_json_and_chart(database: Database, tmp_path: Path) -> No
         "kind": "count",
     }
     assert by_key["reached.new"]["value"] == "<5"
-    assert by_key["requests.median_claim"]["value"] == "45.0"  # minutes
-    assert by_key["followup.helped"]["value"] == "0.6"
+    # four claimed requests: no median; 3 of 5 felt helped: 3 is a small count, so no share
+    assert by_key["requests.median_claim"]["value"] == ""
+    assert by_key["followup.helped"]["value"] == ""
     assert by_key["municipality.unknown"]["label"] == "Ei tiedossa"
 
     data = json.loads(to_json(report))
     assert (data["from"], data["to"], data["municipality"]) == ("2026-10-01", "2026-10-31", None)
     [requests] = [s for s in data["sections"] if s["key"] == "requests"]
-    assert [f["value"] for f in requests["figures"]] == [5, "<5", 45.0]
+    assert [f["value"] for f in requests["figures"]] == [5, "<5", None]
 
     png = chart_png(report)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -372,7 +376,8 @@ async def test_one_municipality_in_swedish(database: Database, tmp_path: Path) -
     assert text.startswith("Urapolku – rapport\n1.10.2026–31.10.2026 · Lojo\n")
     # the Lohja share rests on two scores: not shown
     assert "  Fick hjälp (4–5): –\n" in text
-    assert "  Väntan på coach, median: 0 h 20 min\n" in text
+    # two claimed requests: no median
+    assert "  Väntan på coach, median: –\n" in text
 
 
 def test_report_command_arguments() -> None:
@@ -421,7 +426,7 @@ async def test_report_in_chat_for_admins_only(tmp_path: Path) -> None:
             "  New: <5",
             "  Active: 5",
         ]
-        assert "  Wait for a coach, median: 0 h 45 min" in lines
+        assert "  Wait for a coach, median: –" in lines
         [document] = [c for c in calls if isinstance(c, SendDocument)]
         assert document.caption == "The report's chart"
         [sent] = h.session.files
