@@ -39,10 +39,9 @@ log = logging.getLogger(__name__)
 #: callback data of the engine's buttons: "q:<question tag>:<option id or one of the specials>".
 #: The tag names the dialog and step, so a press on any copy of the question the person is on
 #: is that answer, however many times the question was shown.
+#: Buttons of the earlier form, "s:<seq>:<option>", may still be on people's screens: such a
+#: press counts only on the copy sent at the current turn (``ConversationState.seq``).
 CALLBACK_PREFIX = "q"
-#: the buttons' earlier form, "s:<seq>:<option>", still on people's screens: such a press
-#: counts only on the copy sent at the current turn (``ConversationState.seq``)
-SEQ_PREFIX = "s"
 BACK, DONE, SKIP = "<", ">", "~"
 _CALLBACK_RE = re.compile(
     r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~])$"
