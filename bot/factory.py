@@ -17,7 +17,13 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+    Update,
+)
 from sqlalchemy.engine import make_url
 
 from bot.app import App
@@ -174,7 +180,11 @@ def create_bot(
     return Bot(
         token=token or settings.token(),
         session=session,
-        default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
+        # link_preview, not link_preview_is_disabled: that also sets the removed
+        # disable_web_page_preview parameter on every message
+        default=DefaultBotProperties(
+            parse_mode=None, link_preview=LinkPreviewOptions(is_disabled=True)
+        ),
     )
 
 

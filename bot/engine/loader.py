@@ -28,8 +28,8 @@ MAX_MESSAGE = 4096
 MAX_BUTTON_LABEL = 40
 #: Telegram's limit for callback data, in bytes
 MAX_CALLBACK_BYTES = 64
-#: the longest prefix the engine puts before an option id: "s:<seq up to 10 digits>:"
-CALLBACK_PREFIX_BYTES = len("s:") + 10 + 1
+#: the prefix the engine puts before an option id: "q:<question tag of 8 hex digits>:"
+CALLBACK_PREFIX_BYTES = len("q:") + 8 + 1
 
 
 @dataclass(slots=True)

@@ -10,6 +10,8 @@ The same runner serves Telegram, the terminal chat and ``urapolku check``.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import math
 import re
@@ -34,10 +36,16 @@ from .texts import TextCatalogue
 
 log = logging.getLogger(__name__)
 
-#: callback data of the engine's buttons: "s:<seq>:<option id or one of the specials>"
-CALLBACK_PREFIX = "s"
+#: callback data of the engine's buttons: "q:<question tag>:<option id or one of the specials>".
+#: The tag names the dialog and step, so a press on any copy of the question the person is on
+#: is that answer, however many times the question was shown.
+#: Buttons of the earlier form, "s:<seq>:<option>", may still be on people's screens: such a
+#: press counts only on the copy sent at the current turn (``ConversationState.seq``).
+CALLBACK_PREFIX = "q"
 BACK, DONE, SKIP = "<", ">", "~"
-_CALLBACK_RE = re.compile(r"^s:(\d{1,10}):([a-z0-9_]{1,32}|[<>~])$")
+_CALLBACK_RE = re.compile(
+    r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~])$"
+)
 MAX_AUTO_STEPS = 100
 #: actions the engine itself provides (a registered action of the same name overrides it)
 BUILTIN_ACTIONS = frozenset({"summary"})
@@ -46,16 +54,33 @@ MAX_HISTORY = 40
 STEP_GONE = "engine.step_gone"
 
 
-def pack(seq: int, option: str) -> str:
-    return f"{CALLBACK_PREFIX}:{seq}:{option}"
+@functools.lru_cache(maxsize=4096)
+def question_tag(dialog: str, step: str) -> str:
+    """Eight hex digits that name a question (a dialog's step) in its buttons' data."""
+    return hashlib.blake2b(f"{dialog}/{step}".encode(), digest_size=4).hexdigest()
 
 
-def unpack(data: str) -> tuple[int, str] | None:
+@dataclass(frozen=True, slots=True)
+class Press:
+    """What an engine button says: the option, and the question (or, in the buttons' earlier
+    form, the turn) it belongs to."""
+
+    option: str
+    tag: str | None = None
+    seq: int | None = None
+
+
+def pack(dialog: str, step: str, option: str) -> str:
+    return f"{CALLBACK_PREFIX}:{question_tag(dialog, step)}:{option}"
+
+
+def unpack(data: str) -> Press | None:
     """Parse engine callback data; None for anything malformed or forged beyond repair."""
     match = _CALLBACK_RE.match(data)
     if not match:
         return None
-    return int(match.group(1)), match.group(2)
+    seq = match["seq"]
+    return Press(match["option"], match["tag"], int(seq) if seq is not None else None)
 
 
 @dataclass(slots=True)
@@ -134,9 +159,9 @@ class Engine:
         """Handle a press of one of the engine's buttons."""
         parsed = unpack(data)
         step = self._waiting_step(state)
-        if parsed is None or step is None or parsed[0] != state.seq:
-            return await self._stale(state, ctx)
-        _, option = parsed
+        if parsed is None or step is None or not self._asked(parsed, state):
+            return await self.stale(state, ctx)
+        option = parsed.option
         state = state.clone()
         turn = Turn()
         assert state.dialog is not None
@@ -154,7 +179,7 @@ class Engine:
             await self._advance(state, step.next, turn, ctx)
             return state, turn
         if not isinstance(step, ChoiceStep):
-            return await self._stale(state, ctx)
+            return await self.stale(state, ctx)
 
         if step.multi and option == DONE:
             if len(state.selected) < step.min_selected:
@@ -172,7 +197,7 @@ class Engine:
 
         chosen_option = next((o for o in step.options if o.id == option), None)
         if chosen_option is None:
-            return await self._stale(state, ctx)
+            return await self.stale(state, ctx)
         if step.multi:
             if option in state.selected:
                 state.selected.remove(option)
@@ -219,6 +244,21 @@ class Engine:
         turn.replies.append(self._render(step, state, ctx))
         return state, turn
 
+    async def stale(
+        self, state: ConversationState, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        """A press on a button that asks nothing any more (another question's, an old
+        version's, forged): "let's continue here" and the question the person is on. Presses
+        that follow before the person answers (a burst queued while the bot restarted) get
+        only the short notice: the question is already the newest thing on their screen."""
+        notice = STEP_GONE if self._lost(state) else "engine.moved_on"
+        if state.told == state.seq and notice != STEP_GONE:
+            return state.clone(), Turn(notice=self.t(notice, ctx))
+        new_state, turn = await self.current(state, ctx, notice=notice)
+        new_state.told = new_state.seq
+        turn.notice = self.t(notice, ctx)
+        return new_state, turn
+
     def t(self, key: str, ctx: TurnContext, **params: Any) -> str:
         return self.texts.get(key, ctx.language, **{**ctx.params, **params})
 
@@ -230,13 +270,14 @@ class Engine:
         step = self.dialogs.step(*state.position)
         return step if isinstance(step, ChoiceStep | InputStep) else None
 
-    async def _stale(
-        self, state: ConversationState, ctx: TurnContext
-    ) -> tuple[ConversationState, Turn]:
-        notice = STEP_GONE if self._lost(state) else "engine.moved_on"
-        new_state, turn = await self.current(state, ctx, notice=notice)
-        turn.notice = self.t(notice, ctx)
-        return new_state, turn
+    @staticmethod
+    def _asked(press: Press, state: ConversationState) -> bool:
+        """The press is on a button of the question the person is on now (from any copy)."""
+        if press.tag is not None:
+            assert state.dialog is not None
+            assert state.step is not None
+            return press.tag == question_tag(state.dialog, state.step)
+        return press.seq == state.seq
 
     def _lost(self, state: ConversationState) -> bool:
         """The person waits at a step the content no longer has (it was removed or renamed, or
@@ -466,6 +507,7 @@ class Engine:
         text = self.texts.resolve(
             question if question is not None else step.text, ctx.language, ctx.params
         )
+        assert state.dialog is not None
         buttons: list[Button] = []
         if isinstance(step, ChoiceStep):
             mark = self.t("engine.selected_mark", ctx)
@@ -473,13 +515,14 @@ class Engine:
                 label = self.texts.resolve(option.label, ctx.language, ctx.params)
                 if step.multi and option.id in state.selected:
                     label = f"{mark} {label}"
-                buttons.append(Button(label, pack(state.seq, option.id)))
+                buttons.append(Button(label, pack(state.dialog, step.id, option.id)))
             if step.multi:
-                buttons.append(Button(self.t("engine.done", ctx), pack(state.seq, DONE)))
+                done = pack(state.dialog, step.id, DONE)
+                buttons.append(Button(self.t("engine.done", ctx), done))
         elif step.skippable:
-            buttons.append(Button(self.t("engine.skip", ctx), pack(state.seq, SKIP)))
+            buttons.append(Button(self.t("engine.skip", ctx), pack(state.dialog, step.id, SKIP)))
         if step.back and state.history:
-            buttons.append(Button(self.t("engine.back", ctx), pack(state.seq, BACK)))
+            buttons.append(Button(self.t("engine.back", ctx), pack(state.dialog, step.id, BACK)))
         return Reply.column(text, buttons, edit=edit)
 
     def _echo(self, step: ChoiceStep | InputStep, answer: str | None, ctx: TurnContext) -> Reply:

@@ -19,9 +19,13 @@ class ConversationState(BaseModel):
     #: the dialog and step waiting for the person's answer; None when idle (nothing asked)
     dialog: str | None = None
     step: str | None = None
-    #: turn counter that goes into every button; a press with an older number is stale. It
-    #: starts at a random value so buttons of an erased conversation never match a new one.
+    #: turn counter: moves on each time a question is asked. Buttons in their earlier form
+    #: carry it (a press with another number is stale). It starts at a random value so such
+    #: buttons of an erased conversation never match a new one.
     seq: int = Field(default_factory=lambda: secrets.randbelow(900_000) + 100_000)
+    #: the turn at which the person was last told "let's continue here" with the question
+    #: again; until they answer (or see anything else), further stale presses get only a notice
+    told: int | None = None
     answers: dict[str, Any] = Field(default_factory=dict)
     #: choices ticked so far on the current multi-choice step
     selected: list[str] = Field(default_factory=list)
@@ -60,5 +64,5 @@ class ConversationState(BaseModel):
         return (self.dialog, self.step)
 
     def reset(self) -> ConversationState:
-        """A fresh conversation that keeps the turn counter running (old buttons stay stale)."""
+        """A fresh conversation that keeps the turn counter running."""
         return ConversationState(seq=self.seq + 1)

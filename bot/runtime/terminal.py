@@ -1,17 +1,29 @@
 """``urapolku chat``: the real dispatcher, dialogs and database, in a terminal, with no token
-and no network. Buttons are shown as numbers; type a number to press one, or type text."""
+and no network. Buttons are shown as numbers; type a number to press one, or type text.
+
+A message the bot edits is printed again in full, marked ✎ (a terminal cannot change what it
+printed); a link button prints its address and sends nothing, as a phone opens the link; text
+wraps to the terminal's width."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import sys
 import textwrap
 import time
 from typing import Any, TextIO
 
-from aiogram.methods import EditMessageText, SendDocument, SendMessage, TelegramMethod
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.methods import (
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.app import App
 from bot.content.languages import LANGUAGES
@@ -20,39 +32,83 @@ from bot.telegram.offline import ChatClient, OfflineSession
 from db.repositories import PersonRepository, StateRepository
 
 QUIT = {"/quit", "/exit", "quit", "exit", "lopeta", "sluta"}
+#: before the text of a message the bot edited (printed again, whole)
+UPDATED = "✎ "
+#: after the label of a link button, and before its address when it is pressed
+LINK_BUTTON = " ↗"
+LINK = "🔗 "
+INDENT = "  "
+BUTTON_INDENT = "    "
+
+
+def terminal_width() -> int:
+    """Columns to wrap at: the terminal's (or $COLUMNS), never fewer than 20."""
+    return max(20, shutil.get_terminal_size().columns - 1)
 
 
 class Printer:
-    def __init__(self, out: TextIO, width: int = 72) -> None:
+    """Prints what the bot sends to the chat; remembers the newest keyboard it printed, so a
+    number typed presses a button of what the person sees last."""
+
+    def __init__(self, out: TextIO, width: int | None = None) -> None:
         self.out = out
         self.width = width
+        #: the message whose buttons were printed last, and its buttons in printed order
+        self.keyboard: tuple[Message, list[InlineKeyboardButton]] | None = None
 
     def __call__(self, method: TelegramMethod[Any], result: Any) -> None:
-        if isinstance(method, SendMessage):
-            self._show(method.text, method.reply_markup)
-        elif isinstance(method, EditMessageText):
-            last = (method.text or "").rsplit("\n", 1)[-1]
-            if isinstance(method.reply_markup, InlineKeyboardMarkup):
-                self._buttons(method.reply_markup)
-            else:
-                self.out.write(f"      {last}\n")
+        if isinstance(method, SendMessage) and isinstance(result, Message):
+            self._show(result)
+        elif isinstance(
+            method, EditMessageText | EditMessageReplyMarkup | EditMessageCaption
+        ) and isinstance(result, Message):
+            self._show(result, updated=True)
         elif isinstance(method, SendDocument):
-            self.out.write(f"\n  📎 {getattr(method.document, 'filename', 'file')}\n")
+            self.out.write(f"\n{INDENT}📎 {getattr(method.document, 'filename', 'file')}\n")
         self.out.flush()
 
-    def _show(self, text: str, markup: Any) -> None:
-        self.out.write("\n")
-        for paragraph in text.split("\n"):
-            wrapped = textwrap.wrap(paragraph, self.width) or [""]
-            for line in wrapped:
-                self.out.write(f"  {line}\n")
-        if isinstance(markup, InlineKeyboardMarkup):
-            self._buttons(markup)
+    def link(self, url: str) -> None:
+        """A link button was pressed: its address, whole (to be copied), and nothing sent."""
+        self.out.write(f"\n{INDENT}{LINK}{url}\n")
+        self.out.flush()
 
-    def _buttons(self, markup: InlineKeyboardMarkup) -> None:
-        buttons = [b for row in markup.inline_keyboard for b in row]
+    def _show(self, message: Message, *, updated: bool = False) -> None:
+        self.out.write("\n")
+        text = message.text if message.text is not None else message.caption or ""
+        pad = " " * len(UPDATED) if updated else ""
+        for i, paragraph in enumerate(text.split("\n")):
+            marker = UPDATED if updated and i == 0 else pad
+            self._wrap(paragraph, INDENT + marker, INDENT + pad)
+        markup = message.reply_markup
+        buttons = (
+            [b for row in markup.inline_keyboard for b in row]
+            if isinstance(markup, InlineKeyboardMarkup)
+            else []
+        )
         for i, button in enumerate(buttons, 1):
-            self.out.write(f"    [{i}] {button.text}\n")
+            label = f"[{i}] {button.text}" + (LINK_BUTTON if button.url else "")
+            self._wrap(label, BUTTON_INDENT, BUTTON_INDENT + " " * (len(str(i)) + 3))
+        if buttons:
+            self.keyboard = (message, buttons)
+        elif self.keyboard is not None and _same_message(self.keyboard[0], message):
+            self.keyboard = None  # the buttons printed last are gone
+
+    def _wrap(self, text: str, first: str, rest: str) -> None:
+        width = self.width or terminal_width()
+        lines = textwrap.wrap(
+            text,
+            width,
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,  # addresses stay whole, to be copied
+            break_on_hyphens=False,
+        )
+        for line in lines or [first.rstrip()]:
+            self.out.write(line + "\n")
+
+
+def _same_message(a: Message, b: Message) -> bool:
+    return (a.chat.id, a.message_id) == (b.chat.id, b.message_id)
 
 
 async def reset_person(app: App, telegram_id: int) -> None:
@@ -80,7 +136,8 @@ async def chat(
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
     session = OfflineSession()
-    session.listeners.append(Printer(out))
+    printer = Printer(out)
+    session.listeners.append(printer)
     bot = create_bot(app.settings, session=session, token="42:OFFLINE-TERMINAL-CHAT-TOKEN")
     dispatcher = create_dispatcher(app)
     # Update ids must never repeat across sessions: handled ids are remembered (idempotency).
@@ -111,9 +168,14 @@ async def chat(
             continue
         if typed.casefold() in QUIT:
             break
-        buttons = client.buttons
-        if typed.isdigit() and 1 <= int(typed) <= len(buttons):
-            await client.click(buttons[int(typed) - 1])
+        keyboard = printer.keyboard
+        if keyboard is not None and typed.isdecimal() and 1 <= int(typed) <= len(keyboard[1]):
+            message, buttons = keyboard
+            button = buttons[int(typed) - 1]
+            if button.url:
+                printer.link(button.url)  # a phone opens the link; the bot hears nothing
+            else:
+                await client.press(button.callback_data or "", message)
         else:
             await client.send(typed)
     out.write("\n")

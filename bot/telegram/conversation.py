@@ -90,6 +90,10 @@ class Conversation:
                 services=services,
             )
             new_state, turn = await operation(app.engine, conversation, ctx)
+            if turn.replies and new_state.told == conversation.told:
+                # the person was shown something since "let's continue here": the next stale
+                # press shows the question again
+                new_state.told = None
             if turn.language:
                 await PersonRepository(session).set_language(self.person.id, turn.language)
             if services.consent:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
@@ -48,6 +49,7 @@ from aiogram.types import (
     MessageId,
     PhotoSize,
     Sticker,
+    TelegramObject,
     Update,
     User,
     Voice,
@@ -70,6 +72,31 @@ def _chat(chat_id: int, first_name: str = "Testi") -> Chat:
     if chat_id > 0:
         return Chat(id=chat_id, type="private", first_name=first_name)
     return Chat(id=chat_id, type="supergroup", title="Group")
+
+
+def deprecated_parameters(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any]:
+    """The parameters Telegram deprecated (aiogram marks them ``deprecated``) that ``method``
+    carries as the Bot API receives it (defaults resolved), in the call and in the objects it
+    holds (keyboards, reply parameters …): ``{"reply_markup.…": value}``. Telegram keeps
+    reading most of them for now; the bot uses none."""
+    found: dict[str, Any] = {}
+
+    def visit(value: Any, path: str) -> None:
+        if isinstance(value, TelegramObject | TelegramMethod):
+            for name, info in type(value).model_fields.items():
+                field_value = getattr(value, name)
+                if isinstance(field_value, Default):
+                    field_value = bot.default[field_value.name]
+                extra = info.json_schema_extra
+                if isinstance(extra, dict) and extra.get("deprecated") and field_value is not None:
+                    found[f"{path}{name}"] = field_value
+                visit(field_value, f"{path}{name}.")
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item, path)
+
+    visit(method, "")
+    return found
 
 
 @dataclass

@@ -155,6 +155,36 @@ async def test_kill_mid_dialog_and_continue(running: tuple[BotAPIStub, BotProces
     assert texts[1] == user.last_message.text
 
 
+async def test_presses_queued_while_the_bot_was_down_get_one_lets_continue(
+    running: tuple[BotAPIStub, BotProcess],
+) -> None:
+    stub, bot = running
+    user = stub.user(5004, first_name="Raili", language_code="fi")
+    await user.send("/start")
+    await user.wait_for_reply()
+    await user.click("Suomi")
+    await user.wait_idle(timeout=15)
+    await user.click(user.buttons[0])
+    await user.wait_idle(timeout=15)
+    await user.click(user.buttons[0])  # plan my path
+    await user.wait_idle(timeout=15)
+    question = user.last_message
+    answer = user.buttons[0]
+    before = len(user.messages)
+
+    assert await bot.stop(signal.SIGKILL) == -signal.SIGKILL
+    for _ in range(4):  # an impatient person taps the answer again and again
+        await user.click(answer)
+    await bot.start()
+    await user.wait_idle(quiet=1.0, timeout=30)
+    texts = [m.text or "" for m in user.messages[before:]]
+    # the first press is the answer; the next one says once where we are; the rest, nothing
+    assert sum("Tämä kysymys on jo ohi. Jatketaan tästä:" in t for t in texts) == 1, texts
+    assert user.last_message.text == texts[0] != question.text
+    [answered] = [m for m in user.messages if m.message_id == question.message_id]
+    assert (answered.text or "").endswith("✔ " + answer)  # the question shows the answer
+
+
 async def test_sigterm_stops_cleanly_and_confirms_updates(
     running: tuple[BotAPIStub, BotProcess],
 ) -> None:

@@ -8,6 +8,7 @@ from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 from aiogram.types import Chat, Message, Update, User
 
+from bot.engine.runner import question_tag
 from bot.engine.state import ConversationState
 from db.repositories import AnswerRepository, PersonRepository, StateRepository
 from tests.support import Harness, buttons_of, make_harness, onboard, texts_of
@@ -33,11 +34,9 @@ async def test_start_asks_language_with_compact_buttons(harness: Harness) -> Non
     buttons = buttons_of(message)
     assert [label for label, _ in buttons] == ["Suomi", "Svenska", "English"]
     state = ConversationState.from_data(await _state_data(harness, person.user_id))
-    assert [data for _, data in buttons] == [
-        f"s:{state.seq}:fi",
-        f"s:{state.seq}:sv",
-        f"s:{state.seq}:en",
-    ]
+    assert state.position is not None
+    tag = question_tag(*state.position)
+    assert [data for _, data in buttons] == [f"q:{tag}:fi", f"q:{tag}:sv", f"q:{tag}:en"]
     assert all(len(data.encode()) <= 64 for _, data in buttons if data)
 
 
@@ -145,18 +144,35 @@ async def test_stale_and_forged_buttons_never_save_anything(harness: Harness) ->
     assert texts_of(sent(calls)) == ["Tuo kysymys on jo mennyt. Tässä nykyinen:", "Ikäryhmä?"]
 
     state = ConversationState.from_data(await _state_data(harness, person.user_id))
-    for forged in (
-        f"s:{state.seq}:no_such_option",
+    tag = question_tag("demo", "age")
+    forged_presses = (
+        f"q:{tag}:no_such_option",
+        f"q:{question_tag('demo', 'interests')}:50_plus",  # another question's tag
+        f"q:{tag}:>",  # "done" on a single choice
+        f"q:{tag}:~",  # "skip" on a choice
+        f"q:{tag[:7]}:50_plus",
+        f"s:{state.seq}:no_such_option",  # the buttons' earlier form
         f"s:{state.seq + 1}:50_plus",
-        f"s:{state.seq}:>",  # "done" on a single choice
-        f"s:{state.seq}:~",  # "skip" on a choice
+        f"s:{state.seq}:>",
         "s:abc:def",
         "x" * 64,
         "",
         "zz:ev_lohja:1",  # a prefix no router owns
-    ):
+    )
+    # just told where we are: each gets the short notice only, no message
+    for forged in forged_presses:
         calls = await person.press(forged)
-        assert texts_of(sent(calls))[-1] == "Ikäryhmä?", forged
+        assert [(type(c).__name__, c.text) for c in calls] == [
+            ("AnswerCallbackQuery", "Tuo kysymys on jo mennyt. Tässä nykyinen:")
+        ], forged
+    # once the person has seen anything else, a stale press shows the question again
+    for forged in forged_presses:
+        await person.send("/help")
+        calls = await person.press(forged)
+        assert texts_of(sent(calls)) == [
+            "Tuo kysymys on jo mennyt. Tässä nykyinen:",
+            "Ikäryhmä?",
+        ], forged
     assert await answers_of(harness, person.user_id) == before
     assert ConversationState.from_data(await _state_data(harness, person.user_id)).step == "age"
 

@@ -19,6 +19,7 @@ from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     MessageEntity,
 )
 from aiohttp import web
@@ -27,7 +28,7 @@ from bot.telegram.session import JsonBodySession
 from bot.telegram.standin import BotAPIStub
 
 TOKEN = "123456:JSON-body-test-token-abcdefghijk"
-DEFAULTS = DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True)
+DEFAULTS = DefaultBotProperties(parse_mode=None, link_preview=LinkPreviewOptions(is_disabled=True))
 
 
 def keyboard() -> InlineKeyboardMarkup:

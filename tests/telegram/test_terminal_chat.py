@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiogram.methods import SendMessage
+from aiogram.types import Chat, Message
 
+from bot.app import App
 from bot.cli import main
+from bot.runtime.terminal import Printer, chat
 from tests.support import FIXTURES, ROOT
 
 
@@ -131,3 +135,61 @@ def test_chat_takes_any_language_the_content_has_texts_in(
 
     assert main(["chat", "--lang", "xx"]) == 2
     assert capsys.readouterr().err == "urapolku: no texts in 'xx'; known: fi, sv, en, de\n"
+
+
+# -- what the chat prints ----------------------------------------------------------------------
+
+
+async def talk(app: App, typed: list[str], *, user_id: int = 5) -> str:
+    out = io.StringIO()
+    stdin = io.StringIO("".join(f"{line}\n" for line in typed))
+    await chat(app, user_id=user_id, language="fi", stdin=stdin, stdout=out)
+    return out.getvalue()
+
+
+async def test_an_edited_message_is_printed_again_in_full_and_its_buttons_work(app: App) -> None:
+    # Suomi, Kyllä, Demo, Yli 50, 30 years, tick Logistiikka, then [1] of the updated keyboard
+    out = await talk(app, ["1", "1", "1", "2", "30", "2", "1", "4"])
+    assert "\n  ✎ Ikäryhmä?\n\n    ✔ Yli 50\n\n  Montako vuotta olet ollut töissä?\n" in out
+    ticked = (
+        "  ✎ Mitkä alat kiinnostavat?\n"
+        "    [1] Rakentaminen\n"
+        "    [2] ✅ Logistiikka\n"
+        "    [3] Toimisto ja IT\n"
+        "    [4] Valmis ✅\n"
+        "    [5] ◀ Takaisin\n"
+    )
+    assert ticked in out
+    assert ticked.replace("[1] Rakentaminen", "[1] ✅ Rakentaminen") in out
+    assert "\n  ✎ Mitkä alat kiinnostavat?\n\n    ✔ Rakentaminen, Logistiikka\n" in out
+    assert out.endswith("\n  Muuta kerrottavaa?\n    [1] Ohita\n    [2] ◀ Takaisin\n\n> \n")
+
+
+async def test_a_link_button_prints_its_address_and_sends_nothing(bundled_app: App) -> None:
+    card = "/start ev_yrittajakaverit-karkkila"
+    out = await talk(bundled_app, ["1", "1", card, "2"])
+    assert "    [2] 🗺 Kartta ↗\n" in out
+    *_, link, end = out.split("\n> ")
+    # the address, and nothing else before the next prompt: nothing was sent
+    assert link.startswith("\n  🔗 https://www.openstreetmap.org/?mlat=60.53460&mlon=24.20940")
+    assert link.count("\n") == 2
+    assert end == "\n"
+    assert "jo ohi" not in out
+
+
+def printed(text: str, columns: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = io.StringIO()
+    message = Message(message_id=1, date=0, chat=Chat(id=5, type="private"), text=text)
+    Printer(out)(SendMessage(chat_id=5, text=text), message)
+    return out.getvalue().splitlines()
+
+
+def test_text_wraps_to_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    words = " ".join(f"sana{i}" for i in range(40))  # 279 characters
+    narrow = printed(words, 40, monkeypatch)
+    assert len(narrow) > 7
+    assert all(len(line) <= 39 for line in narrow)
+    assert all(line.startswith("  sana") for line in narrow[1:])
+    wide = printed(words, 300, monkeypatch)
+    assert wide == ["", "  " + words]

@@ -10,7 +10,6 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app import App
 from bot.engine.output import Reply
-from bot.engine.runner import CALLBACK_PREFIX
 from bot.engine.state import ConversationState
 from bot.telegram.conversation import Conversation
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
@@ -86,15 +85,10 @@ async def text(message: Message, conversation: Conversation, person: PersonInfo,
 
 
 async def button(callback: CallbackQuery, conversation: Conversation) -> None:
+    """A dialog button, or any press no other router took (a button of an old version of the
+    bot, forged data): the engine takes it or says "let's continue here"; never a crash."""
     data = callback.data or ""
     await conversation.run(lambda e, s, c: e.press(s, data, c))
-
-
-async def unknown_button(
-    callback: CallbackQuery, conversation: Conversation, person: PersonInfo
-) -> None:
-    """A button from an old version of the bot, or forged data: never a crash, never saved."""
-    await conversation.run(lambda e, s, c: e.current(s, c, notice="engine.moved_on"))
 
 
 async def edited(message: Message, conversation: Conversation) -> None:
@@ -126,8 +120,7 @@ def build_router() -> Router:
     router.message.register(restart, Command("restart"))
     router.message.register(unknown_command, Magic(F.text.startswith("/")))
     router.message.register(text, Magic(F.text))
-    router.callback_query.register(button, Magic(F.data.startswith(f"{CALLBACK_PREFIX}:")))
-    router.callback_query.register(unknown_button)
+    router.callback_query.register(button)
     router.edited_message.register(edited)
     router.message.register(other_media)
     return router
