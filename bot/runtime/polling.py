@@ -4,7 +4,9 @@ The offset sent to Telegram never passes the oldest update still being handled, 
 means re-delivery, which the unit-of-work middleware makes harmless (its "handled" mark is
 committed with the update's effects); aiogram's own polling confirms a batch while it may still
 be in progress. Updates of one chat run one after another in Telegram's order; different chats
-run concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`).
+run concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`). A button press is
+answered as it arrives, before it waits for its chat's earlier updates or for a slot
+(:mod:`bot.telegram.presses`); its turn follows in order.
 
 Because the offset stays at the oldest unfinished update, Telegram hands out later ones again:
 they are dropped by ``update_id`` before being parsed
@@ -33,6 +35,7 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.telegram.presses import PressAnswers
 from bot.telegram.session import GetRawUpdates
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ class Pipeline:
         #: chats whose next update is waiting for a free slot
         self._ready = 0
         self._concurrency = concurrency
+        self.presses = PressAnswers.of(bot)
         #: set when the oldest unfinished update finishes (the offset moves on)
         self.progress = asyncio.Event()
         #: set when fewer updates wait for a slot than there are slots (worth fetching again)
@@ -127,6 +131,10 @@ class Pipeline:
                 self._newest = update_id
             key = chat_key(update)
             queue = self._queues.get(key)
+            # A press that would wait for its chat's earlier updates, or for a slot (every chat
+            # with work holds one or waits for one), is answered now.
+            waits = queue is not None or len(self._queues) >= self._concurrency
+            self.presses.arrived(self.bot, update, waits=waits)
             if queue is not None:
                 queue.append(update)  # that chat's worker takes it after the ones before it
                 continue
@@ -163,6 +171,7 @@ class Pipeline:
                     if took > SLOW_S:
                         log.warning("update %s took %.1f s", update.update_id, took)
                     queue.popleft()
+                    self.presses.finished(update)
                     oldest = min(self._unfinished) == update.update_id
                     self._unfinished.discard(update.update_id)
                     if oldest:
@@ -186,9 +195,10 @@ class Pipeline:
             self.room.set()
 
     async def join(self) -> None:
-        """Wait until every update taken so far is finished."""
+        """Wait until every update taken so far is finished (and its press answered)."""
         while self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.presses.join()
 
 
 async def poll(
