@@ -1,6 +1,7 @@
 """Every button press answered as it arrives (bot/telegram/presses.py), in polling and webhook
 mode, through the real dispatcher and the offline Bot API session: the answer goes ahead of the
-chat's earlier work, the turn follows in order, and no press is answered twice."""
+chat's earlier work, the turn follows in order, and no press is answered twice; with a crowd
+queued, the polling offset passes updates whose effects are committed."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Gate(BaseRequestMiddleware):
     def __init__(self) -> None:
         self.opened = asyncio.Event()
         self.holding = asyncio.Event()
+        self.held = 0
 
     async def __call__(
         self,
@@ -39,6 +41,7 @@ class Gate(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         if isinstance(method, SendMessage) and not self.opened.is_set():
             self.holding.set()
+            self.held += 1
             await self.opened.wait()
         return await make_request(bot, method)
 
@@ -226,3 +229,30 @@ async def test_webhook_answers_a_press_while_its_chat_is_busy(harness: Harness) 
         SendMessage,
     ]
     assert len(answers(harness.session, "q902")) == 1
+
+
+async def test_with_a_fetchs_worth_queued_the_offset_passes_committed_updates(
+    harness: Harness,
+) -> None:
+    gate = Gate()
+    harness.bot.session.middleware(gate)
+
+    def starts(first: int) -> list[Update]:
+        people = [harness.person(first + i) for i in range(3)]
+        return [command(p, first + i, "/start") for i, p in enumerate(people)]
+
+    calm = Pipeline(harness.dispatcher, harness.bot)  # fewer queued than one fetch brings
+    calm.submit(starts(2001))
+    await until(lambda: gate.held == 3)  # committed, their replies held back
+    assert calm.offset == 2001  # Telegram keeps them until they are answered
+
+    crowd = Pipeline(harness.dispatcher, harness.bot, lookahead=2)
+    crowd.submit(starts(3001))
+    await until(lambda: gate.held == 6)
+    assert crowd.offset == 3004  # newer updates can be fetched; these are committed
+
+    gate.opened.set()
+    await calm.join()
+    await crowd.join()
+    assert calm.offset == 2004
+    assert len(harness.session.calls_of(SendMessage)) == 6

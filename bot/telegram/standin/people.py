@@ -119,7 +119,7 @@ class _ChatHandle:
             chat = self._chat
             pending = self.stub._unconfirmed(self.chat_id)
             since = now - max(chat.last_activity, self._last_action)
-            if not pending and not chat.in_flight and since >= quiet:
+            if self.is_idle(quiet):
                 return
             if now >= deadline:
                 raise TimeoutError(
@@ -130,6 +130,13 @@ class _ChatHandle:
             if not pending and not chat.in_flight:
                 wait = min(wait, quiet - since)
             await self.stub._wait_change(wait)
+
+    def is_idle(self, quiet: float = 0.3) -> bool:
+        """What :meth:`wait_idle` waits for, now: every update of this chat confirmed and no
+        call for it for ``quiet`` seconds (a crowd of people can poll this cheaply)."""
+        chat = self._chat
+        since = time.monotonic() - max(chat.last_activity, self._last_action)
+        return since >= quiet and not chat.in_flight and not self.stub._unconfirmed(self.chat_id)
 
     def _find_button(self, label: str) -> tuple[StoredMessage, JSON]:
         candidates = [m for m in reversed(self.messages) if m.keyboard]
