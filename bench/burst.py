@@ -202,9 +202,7 @@ def measure(name: str, stub: BotAPIStub, people: list[Person], seconds: float) -
 
 async def run(name: str, cwd: Path, people_count: int) -> Figures:
     """Start the bot of ``cwd`` as a process against a fresh stand-in, let the crowd in."""
-    async with BotAPIStub(
-        token=TOKEN, enforce_limits=True, per_chat_burst=PER_CHAT_BURST
-    ) as stub:
+    async with BotAPIStub(token=TOKEN, enforce_limits=True, per_chat_burst=PER_CHAT_BURST) as stub:
         with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
             env = bot_env(stub.base_url, f"sqlite+aiosqlite:///{tmp}/burst.sqlite3")
             process = await asyncio.create_subprocess_exec(
@@ -285,8 +283,10 @@ def report(results: list[Figures]) -> None:
         ("429 answers", "{}", "rejected"),
         ("run took s", "{:.1f}", "seconds"),
     ]
-    print(f"\n{results[0].people} people at once; physical minimum for the first replies: "
-          f"{minimum:.0f} s\n")
+    print(
+        f"\n{results[0].people} people at once; physical minimum for the first replies: "
+        f"{minimum:.0f} s\n"
+    )
     print(f"{'':<52}" + "".join(f"{r.name:>18}" for r in results))
     for label, fmt, attribute in rows:
         cells = []
