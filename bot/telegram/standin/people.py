@@ -112,7 +112,9 @@ class _ChatHandle:
         offset) and made no call for this chat (none in progress either) for ``quiet`` seconds.
 
         A bot that confirms an update only after handling it (bot/runtime/polling.py) is thereby waited
-        for even while it holds a reply back for its own rate limiter."""
+        for even while it holds a reply back for its own rate limiter; with a crowd queued (a
+        full ``getUpdates`` past the oldest update in flight) that bot confirms updates once
+        their effects are committed, so wait for the reply itself there (bench/burst.py)."""
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
