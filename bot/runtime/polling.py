@@ -2,16 +2,28 @@
 
 The offset sent to Telegram never passes the oldest update still being handled, so a crash
 means re-delivery, which the unit-of-work middleware makes harmless (its "handled" mark is
-committed with the update's effects); aiogram's own polling confirms a batch while it may still
-be in progress. Updates of one chat run one after another in Telegram's order; different chats
-run concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`).
+committed with the update's effects, and an update re-delivered after that is skipped);
+aiogram's own polling confirms a batch while it may still be in progress. Updates of one chat
+run one after another in Telegram's order, replies included; different chats run
+concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`).
 
-Because the offset stays at the oldest unfinished update, Telegram hands out later ones again:
-they are dropped by ``update_id`` before being parsed
-(:class:`~bot.telegram.session.GetRawUpdates`). A fetch that brings nothing new is not repeated
-until the oldest update finishes or a short pause has passed, and while every slot is taken and
-as many updates wait for one, the loop does not fetch at all (it would mostly get the same
-updates again, and nothing it brings could start sooner).
+A crowd. An update gives its slot back as soon as its effects are committed
+(:func:`~bot.telegram.middlewares.unit_of_work.on_marked`): what is left is delivering its
+replies, which mostly waits for the outgoing limiter, not for the CPU or the database, so the
+replies queue in the limiter (which keeps Telegram's pace) instead of holding the slots.
+``getUpdates`` hands out at most ``limit`` updates from the offset; with that many known past
+the oldest update still being handled, the offset passes the updates whose effects are
+committed (a re-delivery would skip them anyway), so that newer updates — a button press, say —
+can be fetched at all instead of waiting for the replies ahead of them. A button press is
+answered as it arrives, before it waits for its chat's earlier updates or for a slot
+(:mod:`bot.telegram.presses`); its turn follows in order.
+
+Because the offset stays behind updates in flight, Telegram hands out later ones again: they
+are dropped by ``update_id`` before being parsed (:class:`~bot.telegram.session.GetRawUpdates`).
+A fetch that brings nothing new is not repeated until the offset can move or a short pause has
+passed, and while every slot is taken and as many updates wait for one, the loop does not
+fetch at all (it would mostly get the same updates again, and nothing it brings could start
+sooner).
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.telegram.middlewares.unit_of_work import on_marked
+from bot.telegram.presses import PressAnswers
 from bot.telegram.session import GetRawUpdates
 
 log = logging.getLogger(__name__)
@@ -46,6 +60,8 @@ BUSY_GAP_S = 0.05
 #: updates handled at the same time (of different chats). More do not finish sooner: they
 #: share one CPU and SQLite's one writer, and each update then takes as long as all of them.
 CONCURRENCY = 8
+#: updates one ``getUpdates`` hands out at most (Telegram's limit)
+FETCH_LIMIT = 100
 #: an update that takes longer than this is logged (something is stuck or overloaded)
 SLOW_S = 2.0
 
@@ -67,10 +83,18 @@ class Pipeline:
     """Updates being handled, per chat in order, and the offset that is safe to confirm.
 
     ``submit`` takes the updates of a fetch; ``offset`` is what the next ``getUpdates`` may
-    send: the oldest unfinished update, or one past the newest seen when all are finished.
+    send: the oldest unfinished update (with ``lookahead`` updates known past it, the oldest
+    one not committed yet), or one past the newest seen when all are finished.
     """
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        *,
+        concurrency: int = CONCURRENCY,
+        lookahead: int = FETCH_LIMIT,
+    ) -> None:
         self.dispatcher = dispatcher
         self.bot = bot
         self._slots = asyncio.Semaphore(concurrency)
@@ -78,6 +102,11 @@ class Pipeline:
         self._known: set[int] = set()
         #: ... of which these are not finished yet
         self._unfinished: set[int] = set()
+        #: ... and these not committed either
+        self._uncommitted: set[int] = set()
+        self._lookahead = lookahead
+        #: updates holding a slot, waiting for one, or about to ask for one
+        self._wanting = 0
         self._newest: int | None = None
         #: the last offset sent: Telegram does not hand out anything before it again
         self._floor = 0
@@ -86,7 +115,8 @@ class Pipeline:
         #: chats whose next update is waiting for a free slot
         self._ready = 0
         self._concurrency = concurrency
-        #: set when the oldest unfinished update finishes (the offset moves on)
+        self.presses = PressAnswers.of(bot)
+        #: set when the oldest unfinished or uncommitted update is done with (the offset may move)
         self.progress = asyncio.Event()
         #: set when fewer updates wait for a slot than there are slots (worth fetching again)
         self.room = asyncio.Event()
@@ -103,9 +133,15 @@ class Pipeline:
 
     @property
     def offset(self) -> int | None:
-        """The offset to send: everything before it has been handled."""
+        """The offset to send: everything before it has been handled (or, with a crowd
+        queued, at least committed)."""
         if self._unfinished:
-            return min(self._unfinished)
+            oldest = min(self._unfinished)
+            # a fetch from ``oldest`` would bring something new: wait for it to finish
+            if sum(1 for update_id in self._known if update_id >= oldest) < self._lookahead:
+                return oldest
+            if self._uncommitted:
+                return min(self._uncommitted)
         return None if self._newest is None else self._newest + 1
 
     def submit(self, updates: Iterable[dict[str, Any] | Update]) -> int:
@@ -123,14 +159,20 @@ class Pipeline:
             new += 1
             self._known.add(update_id)
             self._unfinished.add(update_id)
+            self._uncommitted.add(update_id)
             if self._newest is None or update_id > self._newest:
                 self._newest = update_id
             key = chat_key(update)
             queue = self._queues.get(key)
+            # A press that would wait for its chat's earlier updates, or for a slot, is
+            # answered now.
+            waits = queue is not None or self._wanting >= self._concurrency
+            self.presses.arrived(self.bot, update, waits=waits)
             if queue is not None:
                 queue.append(update)  # that chat's worker takes it after the ones before it
                 continue
             self._queues[key] = deque([update])
+            self._wanting += 1  # the new worker asks for a slot as soon as it runs
             worker = asyncio.create_task(self._drain(key))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
@@ -150,11 +192,7 @@ class Pipeline:
                 update = queue[0]
                 started = loop.time()
                 try:
-                    await self._take_slot()
-                    try:
-                        await self.dispatcher.feed_update(self.bot, update)
-                    finally:
-                        self._slots.release()
+                    await self._handle(update)
                 except Exception:
                     # The error boundary handles handler failures; this is the last resort.
                     log.exception("update %s could not be handled", update.update_id)
@@ -163,12 +201,45 @@ class Pipeline:
                     if took > SLOW_S:
                         log.warning("update %s took %.1f s", update.update_id, took)
                     queue.popleft()
-                    oldest = min(self._unfinished) == update.update_id
-                    self._unfinished.discard(update.update_id)
-                    if oldest:
-                        self.progress.set()  # the offset moves on
+                    self.presses.finished(update)
+                    if queue:
+                        self._wanting += 1  # the next one asks for a slot
         finally:
             del self._queues[key]
+
+    async def _handle(self, update: Update) -> None:
+        """Handle ``update`` in a slot, which it gives back as soon as its effects are
+        committed; its replies are delivered after that."""
+        holding = False
+        wanting = True  # counted in _wanting when it was queued
+
+        def committed() -> None:
+            nonlocal holding, wanting
+            if holding:
+                holding = False
+                self._slots.release()
+            if wanting:
+                wanting = False
+                self._wanting -= 1
+            self._done_with(self._uncommitted, update.update_id)
+
+        try:
+            await self._take_slot()
+            holding = True
+            with on_marked(committed):
+                await self.dispatcher.feed_update(self.bot, update)
+        finally:
+            committed()
+            self._done_with(self._unfinished, update.update_id)
+
+    def _done_with(self, updates: set[int], update_id: int) -> None:
+        """``update_id`` leaves ``updates``; the offset may move if it was the oldest."""
+        if update_id not in updates:
+            return
+        oldest = min(updates) == update_id
+        updates.discard(update_id)
+        if oldest:
+            self.progress.set()
 
     async def _take_slot(self) -> None:
         """Wait for a free slot; meanwhile the update counts as ready (see :attr:`saturated`)."""
@@ -186,9 +257,10 @@ class Pipeline:
             self.room.set()
 
     async def join(self) -> None:
-        """Wait until every update taken so far is finished."""
+        """Wait until every update taken so far is finished (and its press answered)."""
         while self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.presses.join()
 
 
 async def poll(
@@ -198,10 +270,10 @@ async def poll(
     stop: asyncio.Event,
     allowed_updates: list[str],
     timeout: int = 25,  # noqa: ASYNC109 - the long-poll timeout sent to Telegram
-    limit: int = 100,
+    limit: int = FETCH_LIMIT,
 ) -> None:
     """Poll until ``stop`` is set; updates in progress are always finished first."""
-    pipeline = Pipeline(dispatcher, bot)
+    pipeline = Pipeline(dispatcher, bot, lookahead=limit)
     backoff = 1.0
     while not stop.is_set():
         offset = pipeline.offset

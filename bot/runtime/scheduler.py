@@ -20,6 +20,10 @@ The lease makes a job run once per tick; it is not what makes each message go ou
 That is the job's own row-level claim (a conditional UPDATE of the row it sends), which holds
 even if two passes overlap (a lease that ran out under a stalled worker).
 
+**Background sends.** What a job sends waits behind people's replies for Telegram's overall
+limit (:func:`~bot.telegram.limits.local.background_sends`): a person who is waiting for an
+answer is served before a reminder or a digest.
+
 **Draining.** A pass that did something (returned > 0) is followed at once by another, under
 the same lease, until a pass finds nothing to do: a backlog of 10,000 reminders goes out as
 fast as the outgoing limiter allows, not :data:`MAX_PER_PASS` rows per tick.
@@ -40,6 +44,7 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 
 from bot.app import App
+from bot.telegram.limits.local import background_sends
 from db.models import utcnow
 from db.repositories import LeaseRepository
 
@@ -128,12 +133,17 @@ class Scheduler:
     async def run_once(self, name: str) -> int:
         """One pass of ``name`` in this process, without the lease (tests, admin commands)."""
         job = self._job(name)
-        return await job.job(self.app, self.bot)
+        with background_sends():
+            return await job.job(self.app, self.bot)
 
     async def run_leased(self, name: str, *, woken: bool = True) -> int | None:
         """One turn of ``name`` as the loop runs it: take the lease, run passes while they find
         work, release. None if another worker holds the lease (or ran the job too recently,
         unless ``woken``)."""
+        with background_sends():
+            return await self._run_leased(name, woken=woken)
+
+    async def _run_leased(self, name: str, *, woken: bool) -> int | None:
         periodic = self._job(name)
         if periodic.local:
             try:

@@ -3,7 +3,8 @@
 Every request must carry the secret we registered (``X-Telegram-Bot-Api-Secret-Token``);
 anything else gets 401 and is not processed. An update is answered 200 only after it was
 handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes that harmless).
-``GET /healthz`` answers 200 when the database answers.
+``GET /healthz`` answers 200 when the database answers. A button press is answered as it
+arrives, before it waits for its chat's earlier updates (:mod:`bot.telegram.presses`).
 
 Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.runtime.workers`) serve one
 port: the parent binds the socket and each worker accepts on it (``sock``).
@@ -14,13 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import Counter
+from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import App
+from bot.runtime.polling import chat_key
+from bot.telegram.presses import PressAnswers
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +45,47 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+class UpdateHandler(SimpleRequestHandler):
+    """aiogram's webhook handler (secret checked, update handled before the 200) that tells
+    the press answers when an update arrives, and whether its chat has one in progress."""
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret: str) -> None:
+        super().__init__(
+            dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
+        )
+        self.presses = PressAnswers.of(bot)
+        #: updates in progress per chat (:func:`~bot.runtime.polling.chat_key`)
+        self._in_progress: Counter[int] = Counter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        bot = await self.resolve_bot(request)
+        if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
+            return web.Response(body="Unauthorized", status=401)
+        raw = await request.json(loads=bot.session.json_loads)
+        update = Update.model_validate(raw, context={"bot": bot})
+        key = chat_key(update)
+        self.presses.arrived(bot, update, waits=self._in_progress[key] > 0)
+        self._in_progress[key] += 1
+        try:
+            result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+                bot, update, **self.data
+            )
+        finally:
+            self._in_progress[key] -= 1
+            if not self._in_progress[key]:
+                del self._in_progress[key]
+            self.presses.finished(update)
+        if isinstance(result, TelegramMethod):
+            await self.dispatcher.silent_call_request(bot, result)
+        return web.json_response({})
+
+
 def build_web_app(
     app: App, bot: Bot, dispatcher: Dispatcher, *, secret: str, path: str
 ) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[APP_KEY] = app
-    SimpleRequestHandler(
-        dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
-    ).register(web_app, path=path)
+    UpdateHandler(dispatcher, bot, secret=secret).register(web_app, path=path)
     web_app.router.add_get("/healthz", _health)
     return web_app
 

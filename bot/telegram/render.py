@@ -1,6 +1,8 @@
 """Turns engine output into Bot API calls: new messages, in-place edits, documents.
 
-Rules: answer every button press (so the phone stops spinning); edit in place only the message
+Rules: answer every button press (so the phone stops spinning; a press answered as it arrived,
+see :mod:`bot.telegram.presses`, gets no second answer, and its notice is shown as a message
+unless the turn already says the same); edit in place only the message
 whose button was pressed and only when something changes (Telegram answers 400 "message is not
 modified" otherwise); split texts longer than Telegram's 4,096 characters; plain text only, so
 nothing a person typed can turn into markup.
@@ -21,6 +23,7 @@ from aiogram.types import (
 )
 
 from bot.engine.output import Button, Reply, Turn
+from bot.telegram.presses import answered_early
 from bot.telegram.session import answers_unread
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,8 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 async def answer_press(callback: CallbackQuery, notice: str | None = None) -> None:
     """Stop the phone's spinner (with a short notice, if any). A press Telegram no longer
     takes an answer for (handled late, after a restart or a backlog) is logged, and whatever
-    the press does next still happens."""
+    the press does next still happens. A press answered as it arrived is not answered again:
+    the notice then comes as a message (:mod:`bot.telegram.presses`)."""
     try:
         await callback.answer(notice[:200] if notice else None)
     except TelegramAPIError as exc:
@@ -93,7 +97,7 @@ class Delivery:
     async def send(self, turn: Turn) -> None:
         try:
             if self.callback is not None:
-                await answer_press(self.callback, turn.notice)
+                await answer_press(self.callback, self._notice(turn))
             edited = False
             with answers_unread():  # what Telegram returns is not used here
                 for reply in turn.replies:
@@ -105,6 +109,18 @@ class Delivery:
         except TelegramForbiddenError:
             self.blocked = True
             log.info("chat %s has blocked the bot", self.chat_id)
+
+    def _notice(self, turn: Turn) -> str | None:
+        """The turn's notice for the press; none if the press was answered early (the notice
+        would come as a message) and one of the turn's messages says the same."""
+        notice = turn.notice
+        if notice is None or self.callback is None:
+            return notice
+        if answered_early(self.bot, self.callback.id) and any(
+            reply.text == notice for reply in turn.replies
+        ):
+            return None
+        return notice
 
     async def _edit(self, reply: Reply) -> bool:
         message = self.callback.message if self.callback else None

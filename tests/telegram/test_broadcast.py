@@ -8,6 +8,7 @@ import os
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from bot.factory import create_bot
 from bot.features import build_registry
 from bot.features.events.jobs import send_notices
 from bot.telegram.limits.local import OutgoingLimiter
-from bot.telegram.limits.shared import SharedOutgoingLimiter, SharedWindow
+from bot.telegram.limits.shared import PEOPLE_WAITING, SharedOutgoingLimiter, SharedWindow
 from bot.telegram.standin import BotAPIStub
 from db.models import EventNotice
 from tests.features.events import test_events as ev
@@ -123,3 +124,26 @@ async def test_without_redis_a_worker_falls_back_to_its_share() -> None:
     await limiter.acquire(1001)  # logged, not raised
     assert limiter._warned
     await unreachable.aclose()
+
+
+async def test_workers_background_sends_wait_while_a_persons_send_waits() -> None:
+    url = urlsplit(REDIS_URL)
+    if not reachable(url.hostname or "127.0.0.1", url.port or 6379):
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    from redis.asyncio import Redis
+
+    key = f"urapolku:test-lanes:{os.getpid()}"
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        full = SharedWindow(redis, 1, window=60.0, key=key)
+        assert await full.try_take() == 0.0
+        assert await full.try_take() > 0  # a person's send has to wait: people are waiting
+        assert await redis.pttl(key + PEOPLE_WAITING) > 0
+        await redis.delete(key)  # a place is free again, but the person has not taken it yet
+        assert await full.try_take(background=True) > 0  # background does not take it …
+        assert await full.try_take() == 0.0  # … the person does
+        await redis.delete(key, key + PEOPLE_WAITING)
+        assert await full.try_take(background=True) == 0.0  # nobody waiting: background goes
+    finally:
+        await redis.delete(key, key + PEOPLE_WAITING)
+        await redis.aclose()

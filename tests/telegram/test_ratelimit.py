@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
-from bot.telegram.limits.local import OutgoingLimiter
+from bot.factory import create_bot
+from bot.telegram.limits.local import OutgoingLimiter, background_sends
+from bot.telegram.offline import OfflineSession
 from db.models import ProcessedUpdate
-from tests.support import make_app, make_harness, make_settings
+from tests.support import TEST_TOKEN, make_app, make_harness, make_settings
 
 
 async def test_flood_gets_one_slow_down_and_no_database_growth(tmp_path: Path) -> None:
@@ -76,3 +79,37 @@ async def test_send_that_may_have_arrived_is_not_repeated(harness: object) -> No
     await person.send("/start")  # a returning person is greeted first
     greeted = [c for c in h.session.calls_of(SendMessage) if c.text.startswith("WELCOME-BACK")]
     assert len(greeted) == 2  # refused, then sent on the retry
+
+
+async def test_a_persons_reply_overtakes_queued_background_sends(tmp_path: Path) -> None:
+    limiter = OutgoingLimiter(global_per_second=20, global_burst=1)
+    session = OfflineSession()
+    bot = create_bot(make_settings(tmp_path), session=session, token=TEST_TOKEN, limiter=limiter)
+
+    async def reminder(number: int) -> None:
+        with background_sends():
+            await bot.send_message(2000 + number, f"muistutus {number}")
+
+    reminders = [asyncio.create_task(reminder(i)) for i in range(10)]
+    while not session.calls_of(SendMessage):  # noqa: ASYNC110 - the first one has gone
+        await asyncio.sleep(0.001)
+    gone = len(session.calls_of(SendMessage))
+    await bot.send_message(1001, "vastaus")  # a turn's reply, with nine reminders queued
+    await asyncio.gather(*reminders)
+    texts = [c.text for c in session.calls_of(SendMessage)]
+    assert texts.index("vastaus") == gone  # next, ahead of every reminder still waiting
+    assert sorted(t for t in texts if t != "vastaus") == sorted(
+        f"muistutus {i}" for i in range(10)
+    )  # and no reminder lost or doubled
+
+
+def test_background_takes_only_a_free_place_overall() -> None:
+    now = [0.0]
+    limiter = OutgoingLimiter(global_per_second=10, global_burst=1, clock=lambda: now[0])
+    assert limiter._global.take_if_free(now[0]) == 0  # free: taken
+    assert limiter._global.take_if_free(now[0]) == 0.1  # none free: nothing taken
+    assert limiter.delay_for(1001) == 0.1  # a person's send reserves the next one …
+    now[0] = 0.1
+    assert limiter._global.take_if_free(now[0]) == 0.1  # … so background waits behind it
+    now[0] = 0.2
+    assert limiter._global.take_if_free(now[0]) == 0

@@ -7,6 +7,13 @@ OUTGOING_BURST = 1, so that no sliding second holds more than Telegram's ~30). A
 the chat for its ``retry_after``, and repeated 429s pause everything. Incoming: a person who
 sends more than a few messages a second gets one "slow down" and the excess is dropped before
 it reaches the database.
+
+People first: the overall limit has two lanes. A send answers a person who is waiting unless
+it is made within :func:`background_sends` (the scheduler's jobs: reminders, digests,
+follow-ups, the outbox). A person's send reserves its place in the overall bucket as it comes;
+background sends wait at a door, one at a time, and take a place only when one is free with
+no person's send reserved ahead of it. So replies overtake a queue of reminders, and the
+reminders fill whatever the replies leave.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +83,25 @@ SENDS = (
 )
 
 
+_BACKGROUND: ContextVar[bool] = ContextVar("urapolku_background_sends", default=False)
+
+
+@contextlib.contextmanager
+def background_sends() -> Iterator[None]:
+    """Within (and in tasks started within): sends are background work, which waits for the
+    overall limit behind every person's reply (see the module's docstring)."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+def in_background() -> bool:
+    """Whether a send made here is background work (:func:`background_sends`)."""
+    return _BACKGROUND.get()
+
+
 @dataclass(slots=True)
 class Bucket:
     """A token bucket: ``capacity`` at once, refilled at ``rate`` tokens a second."""
@@ -94,6 +121,19 @@ class Bucket:
         if self.tokens >= 0:
             return paused
         return paused + -self.tokens / self.rate
+
+    def take_if_free(self, now: float) -> float:
+        """Take a token if one is free now (0.0); otherwise take nothing and return how long
+        until one may be. Tokens reserved ahead by :meth:`reserve` are not free."""
+        paused = self.updated - now
+        if paused > 0:
+            return paused
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
 
     def pause(self, now: float, seconds: float) -> None:
         """No tokens for ``seconds`` from ``now`` (Telegram answered 429)."""
@@ -127,9 +167,12 @@ class OutgoingLimiter:
         self._window_capacity = max(1, math.floor(global_per_second + burst - 1))
         self._sent: deque[float] = deque()
         self._last_429 = -math.inf
+        #: background sends pass it one at a time, each when a place in the overall limit is free
+        self._door = asyncio.Lock()
 
-    def delay_for(self, chat_id: int | str) -> float:
-        """Reserve a slot for one message to ``chat_id``; the wait before sending it."""
+    def delay_for(self, chat_id: int | str, *, overall: bool = True) -> float:
+        """Reserve a slot for one message to ``chat_id`` (and, with ``overall``, in the overall
+        limit); the wait before sending it."""
         now = self.clock()
         rate, burst = self.private if isinstance(chat_id, int) and chat_id > 0 else self.group
         bucket = self._chats.get(chat_id)
@@ -141,7 +184,7 @@ class OutgoingLimiter:
         else:
             self._chats.move_to_end(chat_id)
         wait = bucket.reserve(now)
-        if self.global_per_second > 0:
+        if overall and self.global_per_second > 0:
             wait = max(wait, self._global.reserve(now))
         return wait
 
@@ -160,15 +203,34 @@ class OutgoingLimiter:
         self._last_429 = now
 
     async def acquire(self, chat_id: int | str) -> None:
+        """Wait until one message may go to ``chat_id`` (in the lane of :func:`in_background`)."""
+        if in_background():
+            await self._acquire_background(chat_id)
+            return
         wait = self.delay_for(chat_id)
         if wait > 0:
             await asyncio.sleep(wait)
         if self.global_per_second > 0:
             await self._enter_window()
 
-    async def _enter_window(self) -> None:
+    async def _acquire_background(self, chat_id: int | str) -> None:
+        """The chat's slot as any send; then, through the door, a free place overall."""
+        wait = self.delay_for(chat_id, overall=False)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self.global_per_second <= 0:
+            return
+        async with self._door:
+            wait = self._global.take_if_free(self.clock())
+            while wait > 0:
+                await asyncio.sleep(wait)  # the time the bucket named, not a condition
+                wait = self._global.take_if_free(self.clock())
+            await self._enter_window(background=True)
+
+    async def _enter_window(self, *, background: bool = False) -> None:
         """At most ``rate + burst - 1`` sends start in any sliding second, counted when they
-        actually start: a stalled event loop that wakes several reserved sends at once must
+        actually start (``background``: the send is background work; this process's door
+        already let people's sends go first): a stalled event loop that wakes several reserved sends at once must
         not crowd them into one second (Telegram counts what arrives, not what we planned)."""
         while True:
             now = self.clock()

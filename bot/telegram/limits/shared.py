@@ -8,6 +8,11 @@ within OUTGOING_PER_SECOND + OUTGOING_BURST - 1 sends in any second, and a worke
 only one sending (a batch of reminders) gets the whole rate. Without Redis each worker gets
 OUTGOING_PER_SECOND / N (see :mod:`bot.runtime.workers`).
 
+People first across workers too: a person's send that finds the window full marks, in Redis,
+that people are waiting (for as long as it was told to wait), and background sends of every
+worker (:func:`~bot.telegram.limits.local.background_sends`) take no place while the mark is
+there. Within a worker the local door already lets people's sends go first.
+
 If Redis does not answer, the worker falls back to its own share of the rate (logged once);
 Telegram's limits are a matter of speed, not of correctness.
 """
@@ -28,8 +33,19 @@ log = logging.getLogger(__name__)
 
 KEY = "urapolku:outgoing"
 
-#: take a place in the window, or answer how many milliseconds until there is one
+#: a person's send waited here: background sends hold back until it expires
+PEOPLE_WAITING = ":people-waiting"
+
+#: take a place in the window, or answer how many milliseconds until there is one. ARGV[4]:
+#: "1" for a person's send (marks KEYS[2] when it has to wait), "0" for background work
+#: (waits while KEYS[2] is there).
 _TAKE = """
+if ARGV[4] == '0' then
+  local held = redis.call('PTTL', KEYS[2])
+  if held > 0 then
+    return held
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[2])
@@ -40,7 +56,11 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local wait = math.max(1, tonumber(oldest[2]) + window - now)
+if ARGV[4] == '1' and redis.call('PTTL', KEYS[2]) < wait + 50 then
+  redis.call('SET', KEYS[2], '1', 'PX', wait + 50)
+end
+return wait
 """
 
 
@@ -56,15 +76,18 @@ class SharedWindow:
         self._tag = secrets.token_hex(4)
         self._ids = itertools.count()
 
-    async def try_take(self) -> float:
+    async def try_take(self, *, background: bool = False) -> float:
         """Take a place now (0.0) or return the seconds to wait before trying again."""
         member = f"{self._tag}:{next(self._ids)}"
-        wait_ms = await self._script(keys=[self.key], args=[self.capacity, self.window_ms, member])
+        wait_ms = await self._script(
+            keys=[self.key, self.key + PEOPLE_WAITING],
+            args=[self.capacity, self.window_ms, member, "0" if background else "1"],
+        )
         return int(wait_ms) / 1000
 
-    async def take(self) -> None:
+    async def take(self, *, background: bool = False) -> None:
         while True:
-            wait = await self.try_take()
+            wait = await self.try_take(background=background)
             if wait <= 0:
                 return
             await asyncio.sleep(wait)  # a time Redis named, not a condition to wait for
@@ -97,9 +120,9 @@ class SharedOutgoingLimiter(OutgoingLimiter):
         )
         self._warned = False
 
-    async def _enter_window(self) -> None:
+    async def _enter_window(self, *, background: bool = False) -> None:
         try:
-            await self.shared.take()
+            await self.shared.take(background=background)
             self._warned = False
         except Exception as exc:  # Redis down or unreachable: go on at our own share
             if not self._warned:

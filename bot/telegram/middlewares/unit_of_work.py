@@ -1,16 +1,18 @@
 """One unit of work per update: skip updates already handled, and mark each handled update in
 the same transaction as its effects.
 
-Together with a polling loop that confirms an update to Telegram only after it was handled,
-this gives at-least-once delivery with exactly-once effects: an update re-delivered after a
-crash either finds its effects committed (and is skipped) or finds nothing (and runs again).
+Together with a polling loop that confirms an update to Telegram only after its effects are
+committed, this gives at-least-once delivery with exactly-once effects: an update re-delivered
+after a crash either finds its effects committed (and is skipped) or finds nothing (and runs
+again). The loop learns of the commit through :func:`on_marked`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -30,6 +32,20 @@ class AlreadyProcessedError(Exception):
     """Another worker (or an earlier run) committed this update first."""
 
 
+_ON_MARKED: ContextVar[Callable[[], None] | None] = ContextVar("urapolku_on_marked", default=None)
+
+
+@contextmanager
+def on_marked(callback: Callable[[], None]) -> Iterator[None]:
+    """Within: ``callback`` is called once the update's "handled" mark is committed, with its
+    effects (what is left of the update is delivering its replies)."""
+    token = _ON_MARKED.set(callback)
+    try:
+        yield
+    finally:
+        _ON_MARKED.reset(token)
+
+
 class UnitOfWork:
     def __init__(self, db: Database, update_id: int | None) -> None:
         self.db = db
@@ -39,12 +55,15 @@ class UnitOfWork:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write transaction that also records this update as handled (once)."""
+        first = not self.marked and self.update_id is not None
         async with self.db.transaction() as session:
-            first = not self.marked and self.update_id is not None
             if first and not await UpdateRepository(session).mark(self.update_id):  # type: ignore[arg-type]
                 raise AlreadyProcessedError
             yield session
         self.marked = True
+        callback = _ON_MARKED.get()
+        if first and callback is not None:
+            callback()
 
 
 #: handler data: the person read with the "handled?" check (None: not known yet); only set for

@@ -21,7 +21,10 @@ inline mode, payments, pushing updates to a webhook, most of the other methods (
 
 Every call is recorded (:attr:`BotAPIStub.calls`), faults can be injected
 (:meth:`BotAPIStub.fail_next`, :meth:`BotAPIStub.block`) and Telegram's flood limits enforced
-(``enforce_limits=True``). For benchmarks it measures update-to-reply latency
+(``enforce_limits=True``: 30 sends a second overall, per private chat a burst of
+``per_chat_burst`` then one a second, 20 a minute per group, 429 with ``retry_after`` beyond
+them). A button press takes one answer, as on Telegram; when each came is kept
+(:attr:`BotAPIStub.callback_answer_times`). For benchmarks it measures update-to-reply latency
 (:meth:`BotAPIStub.latencies`). All times are ``time.monotonic()`` seconds.
 
 * :mod:`.wire` — error texts, parameter types, recorded calls, stored messages and files;

@@ -22,6 +22,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         bot_username=args.username,
         enforce_limits=args.enforce_limits,
+        per_chat_burst=args.per_chat_burst,
     )
 
     def show(message: StoredMessage, event: str) -> None:
@@ -74,6 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", type=int, default=1001, help="the person typing on stdin")
     parser.add_argument("--first-name", default="Testi")
     parser.add_argument("--enforce-limits", action="store_true")
+    parser.add_argument(
+        "--per-chat-burst",
+        type=int,
+        default=1,
+        help="with --enforce-limits: messages a private chat takes at once before 1/s",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every call")
     args = parser.parse_args(argv)
     logging.basicConfig(

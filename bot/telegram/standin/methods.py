@@ -290,12 +290,13 @@ class BotMethods(ChatStore):
 
     async def _answer_callback_query(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        if query_id not in self._callback_chat:
-            raise ApiError(400, QUERY_INVALID)
+        if query_id not in self._callback_chat or query_id in self.callback_answers:
+            raise ApiError(400, QUERY_INVALID)  # unknown, or answered already
         text = params.get("text")
         if text is not None and _utf16_len(str(text)) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         self.callback_answers[query_id] = dict(params)
+        self.callback_answer_times[query_id] = time.monotonic()
         return True
 
     @staticmethod

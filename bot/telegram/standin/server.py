@@ -58,8 +58,12 @@ class BotAPIStub(BotMethods):
         global_per_second: float = 30,
         per_chat_per_second: float = 1,
         per_group_per_minute: float = 20,
+        per_chat_burst: int = 1,
     ) -> None:
-        """``token=None`` accepts any token; the bot's id defaults to the token's number."""
+        """``token=None`` accepts any token; the bot's id defaults to the token's number.
+        ``per_chat_burst``: with ``enforce_limits``, the messages a private chat takes at once
+        before one a second applies (Telegram tolerates short bursts; it does not say how
+        long)."""
         self.token = token
         self.host = host
         self.port = port
@@ -79,7 +83,9 @@ class BotAPIStub(BotMethods):
         }
         self.max_long_poll = max_long_poll
         self.enforce_limits = enforce_limits
-        self._limits = _Limits(global_per_second, per_chat_per_second, per_group_per_minute)
+        self._limits = _Limits(
+            global_per_second, per_chat_per_second, per_group_per_minute, per_chat_burst
+        )
 
         #: every request, in order of arrival
         self.calls: list[ApiCall] = []
@@ -91,6 +97,8 @@ class BotAPIStub(BotMethods):
         self.webhook: JSON | None = None
         #: answerCallbackQuery parameters by callback query id
         self.callback_answers: dict[str, JSON] = {}
+        #: when each callback query was answered (``time.monotonic()``)
+        self.callback_answer_times: dict[str, float] = {}
         #: setMyCommands by (scope as sorted JSON, language_code)
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         #: called with (message, "sent" | "edited" | "deleted") for every change of a bot message

@@ -29,27 +29,63 @@ class _Window:
         return self.times[0] + self.period - now
 
 
+class _Bucket:
+    """A short burst of ``capacity`` events, then ``rate`` a second."""
+
+    def __init__(self, rate: float, capacity: int, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = float(capacity)
+        self.updated = now
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until there is room, or None if there is room now."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            return None
+        return (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
 class _Limits:
-    def __init__(self, global_per_second: float, per_chat: float, per_group_minute: float) -> None:
+    def __init__(
+        self,
+        global_per_second: float,
+        per_chat: float,
+        per_group_minute: float,
+        per_chat_burst: int = 1,
+    ) -> None:
         self.overall = _Window(global_per_second, 1.0)
         self.per_chat = per_chat
+        self.per_chat_burst = per_chat_burst
         self.per_group_minute = per_group_minute
-        self.chats: dict[int, _Window] = {}
+        self.groups: dict[int, _Window] = {}
+        self.chats: dict[int, _Bucket] = {}
 
     def admit(self, chat_id: int, now: float) -> int | None:
         """Take a slot and return None, or return the ``retry_after`` to answer."""
-        window = self.chats.get(chat_id)
-        if window is None:
-            if chat_id < 0:
-                window = _Window(self.per_group_minute, 60.0)
-            else:
-                window = _Window(self.per_chat, 1.0)
-            self.chats[chat_id] = window
-        waits = [w for w in (self.overall.wait(now), window.wait(now)) if w is not None]
+        group = chat = None
+        if chat_id < 0:
+            group = self.groups.get(chat_id)
+            if group is None:
+                group = self.groups[chat_id] = _Window(self.per_group_minute, 60.0)
+            own = group.wait(now)
+        else:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                chat = self.chats[chat_id] = _Bucket(self.per_chat, self.per_chat_burst, now)
+            own = chat.wait(now)
+        waits = [w for w in (self.overall.wait(now), own) if w is not None]
         if waits:
             return max(1, math.ceil(max(waits)))
         self.overall.times.append(now)
-        window.times.append(now)
+        if group is not None:
+            group.times.append(now)
+        if chat is not None:
+            chat.take()
         return None
 
 

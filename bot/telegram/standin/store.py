@@ -45,6 +45,7 @@ class ChatStore:
     delivered: list[StoredMessage]
     webhook: JSON | None
     callback_answers: dict[str, JSON]
+    callback_answer_times: dict[str, float]
     commands: dict[tuple[str, str], list[JSON]]
     on_bot_message: Callable[[StoredMessage, str], None] | None
     _chats: dict[int, _Chat]
