@@ -48,6 +48,9 @@ class Turn:
     answered: list[tuple[str, str, object]] = field(default_factory=list)
     #: a short toast for the button press (answerCallbackQuery text)
     notice: str | None = None
+    #: the notice is worth showing only as a toast: when the press was already answered, it is
+    #: dropped rather than sent as a message (the person was just told the same)
+    notice_toast_only: bool = False
     #: the person's language changed in this turn
     language: str | None = None
     #: dialogs finished in this turn

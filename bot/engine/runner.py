@@ -253,7 +253,7 @@ class Engine:
         only the short notice: the question is already the newest thing on their screen."""
         notice = STEP_GONE if self._lost(state) else "engine.moved_on"
         if state.told == state.seq and notice != STEP_GONE:
-            return state.clone(), Turn(notice=self.t(notice, ctx))
+            return state.clone(), Turn(notice=self.t(notice, ctx), notice_toast_only=True)
         new_state, turn = await self.current(state, ctx, notice=notice)
         new_state.told = new_state.seq
         turn.notice = self.t(notice, ctx)

@@ -112,12 +112,13 @@ class Delivery:
 
     def _notice(self, turn: Turn) -> str | None:
         """The turn's notice for the press; none if the press was answered early (the notice
-        would come as a message) and one of the turn's messages says the same."""
+        would come as a message) and it is only worth a toast, or one of the turn's messages
+        says the same."""
         notice = turn.notice
         if notice is None or self.callback is None:
             return notice
-        if answered_early(self.bot, self.callback.id) and any(
-            reply.text == notice for reply in turn.replies
+        if answered_early(self.bot, self.callback.id) and (
+            turn.notice_toast_only or any(reply.text == notice for reply in turn.replies)
         ):
             return None
         return notice
