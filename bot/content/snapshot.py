@@ -32,6 +32,7 @@ from bot.content.source import (
     load_yaml,
     suggest,
 )
+from bot.engine.actions import ActionRegistry
 from bot.engine.lint import lint_dialogs
 from bot.engine.loader import MAX_MESSAGE, DialogSet, load_dialogs
 from bot.engine.runner import BUILTIN_ACTIONS
@@ -124,6 +125,7 @@ def check_content(
         languages=LANGUAGES,
         entry=(ENTRY_DIALOG, None),
         home=HOME,
+        quiet=actions.quiet if isinstance(actions, ActionRegistry) else (),
     )
     problems += lint_variants(dialogs, texts)
     problems += lint_text_translations(texts, LANGUAGES)

@@ -52,11 +52,21 @@ class ActionRegistry:
 
     def __init__(self) -> None:
         self._actions: dict[str, Action] = {}
+        self._quiet: set[str] = set()
 
-    def register(self, name: str, action: Action) -> None:
+    def register(self, name: str, action: Action, *, quiet: bool = False) -> None:
+        """``quiet``: the action never replies (``urapolku check`` counts the messages of a
+        turn with it)."""
         if name in self._actions:
             raise ValueError(f"action {name!r} is registered twice")
         self._actions[name] = action
+        if quiet:
+            self._quiet.add(name)
+
+    @property
+    def quiet(self) -> frozenset[str]:
+        """The actions that never reply."""
+        return frozenset(self._quiet)
 
     def action(self, name: str) -> Callable[[Action], Action]:
         """Decorator form of :meth:`register`."""
@@ -82,5 +92,5 @@ class ActionRegistry:
     def merged(self, other: Mapping[str, Action]) -> ActionRegistry:
         registry = ActionRegistry()
         for name, fn in {**self._actions, **other}.items():
-            registry.register(name, fn)
+            registry.register(name, fn, quiet=name in self._quiet and name not in other)
         return registry

@@ -1,7 +1,7 @@
 """Checking the dialogs as a whole: references to unknown steps, dialogs, actions and text keys;
 steps no one can reach; steps and loops with no way on; missing translations; texts too long for
-Telegram; callback data that would not fit in 64 bytes. Errors make the content unusable;
-warnings are reported but do not stop the bot."""
+Telegram; callback data that would not fit in 64 bytes; turns that would send more than two new
+messages. Errors make the content unusable; warnings are reported but do not stop the bot."""
 
 from __future__ import annotations
 
@@ -21,17 +21,27 @@ from .loader import (
     MAX_MESSAGE,
     DialogSet,
 )
+from .output import PARAGRAPH
 from .schema import (
     ActionStep,
     ChoiceStep,
+    ConditionStep,
     Dialog,
     EndStep,
     GotoStep,
+    InputStep,
+    MessageStep,
     Step,
+    TextRef,
     step_targets,
     step_texts,
 )
 from .texts import TextCatalogue
+
+#: new messages one turn may send before ``urapolku check`` warns
+MAX_TURN_MESSAGES = 2
+#: steps one turn may walk through (the runner's own limit)
+MAX_TURN_STEPS = 100
 
 
 def lint_dialogs(
@@ -42,8 +52,10 @@ def lint_dialogs(
     languages: Iterable[str],
     entry: tuple[str, str | None] = ("onboarding", None),
     home: tuple[str, str] = ("onboarding", "menu"),
+    quiet: Collection[str] = (),
 ) -> list[Problem]:
-    """Check the dialogs as a whole; see the module docstring for what is checked."""
+    """Check the dialogs as a whole; see the module docstring for what is checked.
+    ``quiet``: the actions that never reply."""
     problems: list[Problem] = []
     languages = list(languages)
     for dialog_id, dialog in dialogs.dialogs.items():
@@ -65,6 +77,7 @@ def lint_dialogs(
             problems.append(
                 doc.problem(("steps",), f"the {what} step '{step_id}' is missing", code="reference")
             )
+    problems += _lint_turns(dialogs, texts, languages, home, frozenset(quiet))
     return problems
 
 
@@ -293,3 +306,123 @@ def _reach(start: str, edges: dict[str, list[str]]) -> set[str]:
             seen.add(current)
             todo.extend(edges[current])
     return seen
+
+
+# -- messages a turn sends ----------------------------------------------------------------------
+
+#: a new message on the way to a question: the longest text it can have (in any language), and
+#: whether it comes from an action (whose replies are not known here)
+_Message = tuple[int, bool]
+
+
+def _lint_turns(
+    dialogs: DialogSet,
+    texts: TextCatalogue,
+    languages: list[str],
+    home: tuple[str, str],
+    quiet: frozenset[str],
+) -> list[Problem]:
+    """A warning where a turn — from a dialog's start or from an answer, through the steps that
+    run on their own, to the next question — would send more than two new messages once the
+    runner has joined what it can with the question (see :func:`bot.engine.output.fold`).
+
+    An action counts as one message that the question after it may join (most actions reply
+    once; what they reply is not known here) unless it is ``quiet``, and a text as long as its
+    longest translation."""
+    problems: list[Problem] = []
+    for dialog_id, dialog in dialogs.dialogs.items():
+        doc = dialogs.sources[dialog_id]
+        index = {s.id: i for i, s in enumerate(dialog.steps)}
+        starts = [dialog.start] + [
+            target
+            for step in dialog.steps
+            if isinstance(step, ChoiceStep | InputStep)
+            for target in step_targets(step)
+        ]
+        for start in dict.fromkeys(starts):
+            if start not in index:
+                continue  # reported as an unknown step
+            worst = _worst_turn(dialogs, texts, languages, home, quiet, (dialog_id, start))
+            if worst is None or worst[0] <= MAX_TURN_MESSAGES:
+                continue
+            count, (end_dialog, end_step) = worst
+            end = end_step if end_dialog == dialog_id else f"{end_dialog}:{end_step}"
+            problems.append(
+                doc.problem(
+                    ("steps", index[start], "id"),
+                    f"a turn from '{start}' to '{end}' can send {count} new messages; "
+                    f"a person should get at most {MAX_TURN_MESSAGES}",
+                    hint="put message steps right before a question (they join it) and "
+                    "keep actions that reply next to each other",
+                    severity=Severity.WARNING,
+                    code="messages",
+                )
+            )
+    return problems
+
+
+def _worst_turn(
+    dialogs: DialogSet,
+    texts: TextCatalogue,
+    languages: list[str],
+    home: tuple[str, str],
+    quiet: frozenset[str],
+    start: tuple[str, str],
+) -> tuple[int, tuple[str, str]] | None:
+    """The most new messages any way from ``start`` sends, and the step where it stops."""
+
+    def longest(ref: TextRef) -> int:
+        return max((len(texts.resolve(ref, lang)) for lang in languages), default=0)
+
+    worst: tuple[int, tuple[str, str]] | None = None
+    todo: list[tuple[tuple[str, str], tuple[_Message, ...], frozenset[tuple[str, str]]]] = [
+        (start, (), frozenset())
+    ]
+    while todo:
+        where, sent, walked = todo.pop()
+        dialog_id, step_id = where
+        step = dialogs.step(dialog_id, step_id)
+        if step is None or where in walked or len(walked) > MAX_TURN_STEPS:
+            continue  # an unknown step or a loop: reported elsewhere
+        count: int | None = None
+        follow: list[tuple[str, str]] = []
+        if isinstance(step, ChoiceStep | InputStep):
+            count = _count(sent, longest(step.text))
+        elif isinstance(step, MessageStep):
+            sent += ((longest(step.text), False),)
+            follow = [(dialog_id, step.next)]
+        elif isinstance(step, ActionStep):
+            if step.action not in quiet:
+                sent += ((0, True),)
+            follow = [(dialog_id, t) for t in step_targets(step)]
+        elif isinstance(step, ConditionStep):
+            follow = [(dialog_id, t) for t in step_targets(step)]
+        elif isinstance(step, GotoStep):
+            target = dialogs.get(step.dialog)
+            if target is not None:
+                follow = [(step.dialog, step.step or target.start)]
+        else:
+            assert isinstance(step, EndStep)
+            if step.text is not None:
+                sent += ((longest(step.text), False),)
+            if step.home:
+                follow = [home]
+            else:
+                count = len(sent)
+        if count is not None and (worst is None or count > worst[0]):
+            worst = (count, (dialog_id, step_id))
+        todo += [(then, sent, walked | {where}) for then in follow]
+    return worst
+
+
+def _count(sent: tuple[_Message, ...], question: int) -> int:
+    """New messages of a turn that ends with a question of ``question`` characters."""
+    size, joined = question, 0
+    for length, from_action in reversed(sent):
+        size += length + len(PARAGRAPH)
+        if size > MAX_MESSAGE:
+            break
+        joined += 1
+        if from_action:
+            break
+    return len(sent) - joined + 1

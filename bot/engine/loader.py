@@ -17,13 +17,12 @@ from bot.content.source import (
     problems_from_validation_error,
 )
 
+from .output import MAX_MESSAGE as MAX_MESSAGE  # Telegram's limit, also imported from here
 from .schema import (
     Dialog,
     Step,
 )
 
-#: Telegram's limit for one message
-MAX_MESSAGE = 4096
 #: a button label longer than this is cut off on a phone screen
 MAX_BUTTON_LABEL = 40
 #: Telegram's limit for callback data, in bytes

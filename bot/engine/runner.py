@@ -15,12 +15,12 @@ import hashlib
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .actions import ActionContext, ActionRegistry, ActionResult
 from .loader import DialogSet
-from .output import Button, Reply, Turn
+from .output import PARAGRAPH, Button, Reply, Turn, fold
 from .schema import (
     ActionStep,
     ChoiceStep,
@@ -150,7 +150,7 @@ class Engine:
         if step is None:
             await self._recover(state, turn, ctx)
         else:
-            turn.replies.append(self._render(step, state, ctx))
+            self._ask(step, state, turn, ctx)
         return state, turn
 
     async def press(
@@ -170,12 +170,12 @@ class Engine:
 
         if option == BACK and state.history and step.back:
             prev_dialog, prev_step = state.history.pop()
-            turn.replies.append(self._echo(step, None, ctx))
+            turn.replies.append(self._echo(step, state, None, ctx))
             await self._run(state, prev_dialog, prev_step, turn, ctx, record=False)
             return state, turn
         if option == SKIP and isinstance(step, InputStep) and step.skippable:
             self._save(state, turn, dialog_id, step.save_as, None)
-            turn.replies.append(self._echo(step, self.t("engine.skip", ctx), ctx))
+            turn.replies.append(self._echo(step, state, self.t("engine.skip", ctx), ctx))
             await self._advance(state, step.next, turn, ctx)
             return state, turn
         if not isinstance(step, ChoiceStep):
@@ -190,7 +190,7 @@ class Engine:
                 self._save(state, turn, dialog_id, step.save_as, [o.stored_value for o in chosen])
             sep = self.t("summary.list_separator", ctx)
             echo = sep.join(self.texts.resolve(o.label, ctx.language, ctx.params) for o in chosen)
-            turn.replies.append(self._echo(step, echo or "–", ctx))
+            turn.replies.append(self._echo(step, state, echo or "–", ctx))
             state.selected = []
             await self._advance(state, step.next, turn, ctx)
             return state, turn
@@ -207,9 +207,8 @@ class Engine:
             return state, turn
         if step.save_as:
             self._save(state, turn, dialog_id, step.save_as, chosen_option.stored_value)
-        turn.replies.append(
-            self._echo(step, self.texts.resolve(chosen_option.label, ctx.language, ctx.params), ctx)
-        )
+        answer = self.texts.resolve(chosen_option.label, ctx.language, ctx.params)
+        turn.replies.append(self._echo(step, state, answer, ctx))
         await self._advance(state, chosen_option.next or step.next, turn, ctx)
         return state, turn
 
@@ -227,7 +226,7 @@ class Engine:
             value, ok = self._validate(step, text)
             if not ok:
                 state.misses += 1
-                turn.replies.append(self._render(step, state, ctx, question=step.reask))
+                self._ask(step, state, turn, ctx, question=step.reask)
                 return state, turn
             self._save(state, turn, state.dialog, step.save_as, value)
             await self._advance(state, step.next, turn, ctx)
@@ -241,7 +240,7 @@ class Engine:
             return state, turn
         state.misses += 1
         turn.replies.append(Reply(self.t("engine.use_buttons", ctx)))
-        turn.replies.append(self._render(step, state, ctx))
+        self._ask(step, state, turn, ctx)
         return state, turn
 
     async def stale(
@@ -375,7 +374,7 @@ class Engine:
                 else []
             )
             state.progress[dialog_id] = step.id
-            turn.replies.append(self._render(step, state, ctx))
+            self._ask(step, state, turn, ctx)
             return None
         if isinstance(step, MessageStep):
             turn.replies.append(Reply(self.texts.resolve(step.text, ctx.language, ctx.params)))
@@ -495,6 +494,22 @@ class Engine:
 
     # -- rendering -----------------------------------------------------------------------
 
+    def _ask(
+        self,
+        step: ChoiceStep | InputStep,
+        state: ConversationState,
+        turn: Turn,
+        ctx: TurnContext,
+        *,
+        question: Any = None,
+    ) -> None:
+        """Ask ``step`` in a new message, joined with the messages of the turn just before it
+        (see :func:`~.output.fold`); the state keeps what sits above the question."""
+        reply, lead = fold(turn.replies, self._render(step, state, ctx, question=question))
+        state.lead = lead.text if lead is not None else ""
+        state.lead_buttons = lead.buttons if lead is not None else ()
+        turn.replies.append(reply)
+
     def _render(
         self,
         step: ChoiceStep | InputStep,
@@ -508,6 +523,8 @@ class Engine:
             question if question is not None else step.text, ctx.language, ctx.params
         )
         assert state.dialog is not None
+        if edit and state.lead:
+            text = state.lead + PARAGRAPH + text
         buttons: list[Button] = []
         if isinstance(step, ChoiceStep):
             mark = self.t("engine.selected_mark", ctx)
@@ -523,14 +540,26 @@ class Engine:
             buttons.append(Button(self.t("engine.skip", ctx), pack(state.dialog, step.id, SKIP)))
         if step.back and state.history:
             buttons.append(Button(self.t("engine.back", ctx), pack(state.dialog, step.id, BACK)))
-        return Reply.column(text, buttons, edit=edit)
+        reply = Reply.column(text, buttons, edit=edit)
+        if edit and state.lead_buttons:
+            return replace(reply, buttons=state.lead_buttons + reply.buttons)
+        return reply
 
-    def _echo(self, step: ChoiceStep | InputStep, answer: str | None, ctx: TurnContext) -> Reply:
-        """The answered question, edited in place: its text, the answer, no buttons."""
+    def _echo(
+        self,
+        step: ChoiceStep | InputStep,
+        state: ConversationState,
+        answer: str | None,
+        ctx: TurnContext,
+    ) -> Reply:
+        """The answered question, edited in place: its message's text and the answer; of the
+        buttons only those of what sits above the question stay."""
         text = self.texts.resolve(step.text, ctx.language, ctx.params)
+        if state.lead:
+            text = state.lead + PARAGRAPH + text
         if answer is not None:
-            text += "\n\n" + self.t("engine.answer_echo", ctx, answer=answer)
-        return Reply(text, (), edit=True)
+            text += PARAGRAPH + self.t("engine.answer_echo", ctx, answer=answer)
+        return Reply(text, state.lead_buttons, edit=True)
 
     def _match_option(self, step: ChoiceStep, text: str, ctx: TurnContext) -> Any:
         typed = text.strip().casefold()

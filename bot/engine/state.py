@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .output import Button
+
 STATE_VERSION = 1
 
 
@@ -33,6 +35,10 @@ class ConversationState(BaseModel):
     history: list[tuple[str, str]] = Field(default_factory=list)
     #: unfinished dialogs the person left, to resume later: dialog -> step
     progress: dict[str, str] = Field(default_factory=dict)
+    #: what sits above the waiting question in its message (the messages joined with it):
+    #: its text and buttons, which edits of that message keep
+    lead: str = ""
+    lead_buttons: tuple[tuple[Button, ...], ...] = ()
     #: how many times in a row the current step was answered wrongly (for gentler re-asks)
     misses: int = 0
     #: data of features that live outside the dialogs (e.g. the events browser), by feature

@@ -118,7 +118,7 @@ class Delivery:
         if notice is None or self.callback is None:
             return notice
         if answered_early(self.bot, self.callback.id) and (
-            turn.notice_toast_only or any(reply.text == notice for reply in turn.replies)
+            turn.notice_toast_only or any(notice in reply.text for reply in turn.replies)
         ):
             return None
         return notice

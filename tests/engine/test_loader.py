@@ -156,3 +156,60 @@ def test_plain_values_follow_yaml_1_2() -> None:
         "f": -3.5,
         "g": True,
     }
+
+
+def _message(step: str, then: str, text: str = "Hei") -> str:
+    return f"  - id: {step}\n    kind: message\n    text: {{fi: {text}, sv: {text}, en: {text}}}\n    next: {then}\n"
+
+
+def _action(step: str, then: str, action: str = "echo") -> str:
+    return f"  - id: {step}\n    kind: action\n    action: {action}\n    next: {then}\n"
+
+
+def test_messages_before_a_question_join_it(tmp_path: Path) -> None:
+    body = (
+        "      - {id: a, label: {fi: A, sv: A, en: A}, next: one}\n"
+        "      - {id: b, label: {fi: B, sv: B, en: B}, next: bye}\n"
+        "  - id: bye\n    kind: end\n"
+        + _message("one", "two")
+        + _message("two", "three")
+        + _message("three", "menu")
+    )
+    assert problems_for(tmp_path, HEAD + body) == []
+
+
+def test_a_turn_of_three_messages_is_a_warning(tmp_path: Path) -> None:
+    # a message, an action that replies, another message and an action: only the last action's
+    # reply can join the question (what an action replies may have buttons of its own)
+    body = (
+        "      - {id: a, label: {fi: A, sv: A, en: A}, next: one}\n"
+        "      - {id: b, label: {fi: B, sv: B, en: B}, next: bye}\n"
+        "  - id: bye\n    kind: end\n"
+        + _message("one", "act")
+        + _action("act", "two")
+        + _message("two", "act2")
+        + _action("act2", "menu")
+    )
+    assert problems_for(tmp_path, HEAD + body) == [
+        "d/onboarding.yaml:13:5: warning: a turn from 'one' to 'menu' can send 4 new messages; "
+        "a person should get at most 2 (put message steps right before a question (they join "
+        "it) and keep actions that reply next to each other)"
+    ]
+
+
+def test_texts_too_long_to_join_stay_apart(tmp_path: Path) -> None:
+    long = "x" * 2100
+    body = (
+        "      - {id: a, label: {fi: A, sv: A, en: A}, next: one}\n"
+        "      - {id: b, label: {fi: B, sv: B, en: B}, next: bye}\n"
+        "  - id: bye\n    kind: end\n"
+        + _message("one", "two", long)
+        + _message("two", "three", long)
+        + _message("three", "menu", long)
+    )
+    found = problems_for(tmp_path, HEAD + body)
+    assert found == [
+        "d/onboarding.yaml:13:5: warning: a turn from 'one' to 'menu' can send 3 new messages; "
+        "a person should get at most 2 (put message steps right before a question (they join "
+        "it) and keep actions that reply next to each other)"
+    ]

@@ -18,6 +18,8 @@ from tests.support import ROOT, TEST_DATA_KEY
 pytestmark = pytest.mark.e2e
 
 TOKEN = "123456:E2E-test-token-abcdefghijklmnop"
+#: seconds a person in a hurry takes to read a message before answering
+READING = 0.5
 
 
 class BotProcess:
@@ -73,19 +75,26 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[BotAPIStub, BotProcess]
 
 
 async def choose_first_options_until_menu(
-    user: FakeUser, menu_text: str, done_label: str, *, limit: int = 60
+    user: FakeUser, menu_text: str, done_label: str, skip: str, *, limit: int = 60
 ) -> list[str]:
-    """Answer like a person in a hurry: first option, tick one and done, type a short answer."""
+    """Answer like a person in a hurry: first option, tick one and done, type a short answer
+    (never an item of a list, never the ``skip`` button, no way back)."""
     seen: list[str] = []
     for _ in range(limit):
         text = user.last_message.text or ""
         seen.append(text)
-        if text == menu_text and len(seen) > 1:
+        if text.endswith(menu_text) and len(seen) > 1:
             return seen
-        buttons = [b for b in user.buttons if not b.startswith("◀")]
+        buttons = [
+            b for b in user.buttons if not b.startswith("◀") and not b[:1].isdigit() and b != skip
+        ]
+        # a turn is one message now, answered at once: read it before answering, as a person
+        # does (five messages in two seconds would be "slow down")
+        await asyncio.sleep(READING)
         if done_label in buttons:
             await user.click(buttons[0])
             await user.wait_idle(timeout=15)
+            await asyncio.sleep(READING)
             await user.click(done_label)
         elif buttons:
             await user.click(buttons[0])
@@ -112,12 +121,13 @@ async def test_onboarding_and_career_plan_as_a_person(
     consent_buttons = user.buttons
     await user.click(consent_buttons[0])  # agree
     await user.wait_idle(timeout=15)
-    menu_text = user.last_message.text
+    menu_text = "Mitä haluat tehdä?"
+    assert (user.last_message.text or "").endswith(f"\n\n{menu_text}")  # after the thanks
     assert len(user.buttons) >= 5  # plan · events · coach · my data · language
 
     await user.click(user.buttons[0])  # plan my path
     await user.wait_idle(timeout=15)
-    await choose_first_options_until_menu(user, menu_text, "Valmis ✅")
+    await choose_first_options_until_menu(user, menu_text, "Valmis ✅", "Seuraavat askeleet")
     transcript = [m.text or "" for m in user.messages]
     summary = next(t for t in transcript if t.startswith("📝"))
     assert "• Tilanne: Olen työtön" in summary  # the answers, as the person saw them
@@ -180,7 +190,9 @@ async def test_presses_queued_while_the_bot_was_down_get_one_lets_continue(
     texts = [m.text or "" for m in user.messages[before:]]
     # the first press is the answer; the next one says once where we are; the rest, nothing
     assert sum("Tämä kysymys on jo ohi. Jatketaan tästä:" in t for t in texts) == 1, texts
-    assert user.last_message.text == texts[0] != question.text
+    # … joined with the question the person is on now, the one the first press led to
+    assert texts[0] != question.text
+    assert (user.last_message.text or "").endswith("\n\n" + texts[0])
     [answered] = [m for m in user.messages if m.message_id == question.message_id]
     assert (answered.text or "").endswith("✔ " + answer)  # the question shows the answer
 

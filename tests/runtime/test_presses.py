@@ -112,9 +112,8 @@ async def test_a_press_behind_a_slow_update_of_its_chat_is_answered_first(
     assert isinstance(calls[1], SendMessage)
     assert calls[1].text.startswith(PRIVACY_TITLE)  # the earlier update's reply comes first
     assert shown(calls[2:]) == [  # then the press's turn
-        ("EditMessageText", "Mitä haluat tehdä?\n\n✔ Demo"),
-        ("SendMessage", "Hei Testi!"),
-        ("SendMessage", "Ikäryhmä?"),
+        ("EditMessageText", "CONSENT-YES-fi\n\nMitä haluat tehdä?\n\n✔ Demo"),
+        ("SendMessage", "Hei Testi!\n\nIkäryhmä?"),
     ]
     assert len(answers(harness.session, "q902")) == 1  # the turn did not answer it again
 
@@ -139,7 +138,7 @@ async def test_a_stale_press_answered_early_shows_its_notice_once(harness: Harne
     assert answer.text is None  # answered at once, silently
     notice = "Tuo kysymys on jo mennyt. Tässä nykyinen:"
     # the turn says it in a message already: no second copy of the notice
-    assert [c.text for c in calls if isinstance(c, SendMessage)][1:] == [notice, "Ikäryhmä?"]
+    assert [c.text for c in calls if isinstance(c, SendMessage)][1:] == [notice + "\n\nIkäryhmä?"]
 
 
 async def test_a_handlers_notice_after_an_early_answer_comes_as_a_message() -> None:
@@ -187,7 +186,7 @@ async def test_a_press_that_starts_at_once_is_answered_by_its_handler(harness: H
     await pipeline.join()
     assert shown(harness.session.calls[start:])[:2] == [
         ("AnswerCallbackQuery", None),
-        ("EditMessageText", "Mitä haluat tehdä?\n\n✔ Demo"),
+        ("EditMessageText", "CONSENT-YES-fi\n\nMitä haluat tehdä?\n\n✔ Demo"),
     ]
     assert len(answers(harness.session, "q902")) == 1
     assert not pipeline.presses.answered_early("q902")  # and forgotten once handled
@@ -225,8 +224,7 @@ async def test_webhook_answers_a_press_while_its_chat_is_busy(harness: Harness) 
         AnswerCallbackQuery,
         SendMessage,  # /privacy
         EditMessageText,  # the press's turn, after it
-        SendMessage,
-        SendMessage,
+        SendMessage,  # the greeting and the first question, one message
     ]
     assert len(answers(harness.session, "q902")) == 1
 

@@ -68,7 +68,7 @@ async def at_age_question(h: Harness) -> object:
     await person.click("Suomi")
     await person.click("Kyllä")
     calls = await person.click("Demo")
-    assert texts_of(calls)[-1] == "Ikäryhmä?"
+    assert texts_of(calls)[-1] == "Hei Testi!\n\nIkäryhmä?"
     return person
 
 
@@ -114,7 +114,7 @@ async def test_person_on_a_removed_step_restarts_the_dialog_with_a_notice(live: 
 
     calls = await person.click("Alle 30")  # type: ignore[attr-defined]
     assert [c.text for c in calls if isinstance(c, AnswerCallbackQuery)] == [STEP_GONE]
-    assert texts_of(sent(calls)) == [STEP_GONE, "Hei Testi!", "Ikäryhmä?"]
+    assert texts_of(sent(calls)) == [f"{STEP_GONE}\n\nHei Testi!\n\nIkäryhmä?"]
     calls = await person.click("Alle 30")  # type: ignore[attr-defined]
     assert texts_of(calls)[-1] == "Mitkä alat kiinnostavat?"
 
@@ -130,7 +130,7 @@ async def test_person_in_a_removed_dialog_goes_to_the_menu_with_a_notice(live: H
     assert h.app.content.dialogs.get("demo") is None
 
     calls = await person.send("50")  # type: ignore[attr-defined]
-    assert texts_of(calls) == [STEP_GONE, "Mitä haluat tehdä?"]
+    assert texts_of(calls) == [f"{STEP_GONE}\n\nMitä haluat tehdä?"]
 
 
 async def test_reload_command_for_admins_only(live: Harness) -> None:

@@ -61,15 +61,15 @@ async def test_choice_edits_question_in_place_and_switches_language(harness: Har
 
 async def test_full_demo_dialog_every_step_kind(harness: Harness) -> None:
     person = await onboard(harness)
-    assert person.last_text == "Mitä haluat tehdä?"
+    assert person.last_text == "CONSENT-YES-fi\n\nMitä haluat tehdä?"
     calls = await person.click("Demo")
-    # message step (with the person's first name), then the choice
-    assert texts_of(sent(calls)) == ["Hei Testi!", "Ikäryhmä?"]
+    # message step (with the person's first name) and the choice, in one message
+    assert texts_of(sent(calls)) == ["Hei Testi!\n\nIkäryhmä?"]
 
-    # free text where a button is expected: a one-line hint and the buttons again
+    # free text where a button is expected: a one-line hint with the buttons again
     calls = await person.send("jotain ihan muuta")
-    assert texts_of(sent(calls)) == ["Valitse alla olevista napeista.", "Ikäryhmä?"]
-    assert [b for b, _ in buttons_of(sent(calls)[1])][:2] == ["Alle 30", "Yli 50"]
+    assert texts_of(sent(calls)) == ["Valitse alla olevista napeista.\n\nIkäryhmä?"]
+    assert [b for b, _ in buttons_of(sent(calls)[0])][:2] == ["Alle 30", "Yli 50"]
 
     # condition: over 50 goes to the number question
     calls = await person.click("Yli 50")
@@ -101,10 +101,14 @@ async def test_full_demo_dialog_every_step_kind(harness: Harness) -> None:
 
     # skippable input, then the action (with an outcome), summary and end -> main menu
     calls = await person.click("Ohita")
-    texts = texts_of(sent(calls))
-    assert texts[0] == "ECHO 4 fi"  # language, age_group, work_years, interests
-    assert texts[1] == "SUMMARY-fi\n• Ikä: Yli 50\n• Työvuodet: 25\n• Alat: Logistiikka"
-    assert texts[2:] == ["Valmis!", "Mitä haluat tehdä?"]
+    # all text, so one message with the menu
+    [text] = texts_of(sent(calls))
+    assert text.split("\n\n") == [
+        "ECHO 4 fi",  # language, age_group, work_years, interests
+        "SUMMARY-fi\n• Ikä: Yli 50\n• Työvuodet: 25\n• Alat: Logistiikka",
+        "Valmis!",
+        "Mitä haluat tehdä?",
+    ]
 
     stored = await answers_of(harness, person.user_id)
     assert stored == {
@@ -141,7 +145,7 @@ async def test_stale_and_forged_buttons_never_save_anything(harness: Harness) ->
     assert [c.text for c in calls if isinstance(c, AnswerCallbackQuery)] == [
         "Tuo kysymys on jo mennyt. Tässä nykyinen:"
     ]
-    assert texts_of(sent(calls)) == ["Tuo kysymys on jo mennyt. Tässä nykyinen:", "Ikäryhmä?"]
+    assert texts_of(sent(calls)) == ["Tuo kysymys on jo mennyt. Tässä nykyinen:\n\nIkäryhmä?"]
 
     state = ConversationState.from_data(await _state_data(harness, person.user_id))
     tag = question_tag("demo", "age")
@@ -170,8 +174,7 @@ async def test_stale_and_forged_buttons_never_save_anything(harness: Harness) ->
         await person.send("/help")
         calls = await person.press(forged)
         assert texts_of(sent(calls)) == [
-            "Tuo kysymys on jo mennyt. Tässä nykyinen:",
-            "Ikäryhmä?",
+            "Tuo kysymys on jo mennyt. Tässä nykyinen:\n\nIkäryhmä?"
         ], forged
     assert await answers_of(harness, person.user_id) == before
     assert ConversationState.from_data(await _state_data(harness, person.user_id)).step == "age"
@@ -251,7 +254,8 @@ async def test_without_consent_nothing_is_stored(harness: Harness) -> None:
     await person.click("Valmis")
     assert await answers_of(harness, person.user_id) == {}
     calls = await person.click("Ohita")
-    assert "Valmis!" in texts_of(sent(calls))
+    [text] = texts_of(sent(calls))
+    assert text.endswith("\n\nValmis!\n\nMitä haluat tehdä?")
     state = ConversationState.from_data(await _state_data(harness, person.user_id))
     assert state.answers == {"language": "fi"}  # dropped at the end of the dialog
 

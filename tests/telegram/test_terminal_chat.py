@@ -150,7 +150,10 @@ async def talk(app: App, typed: list[str], *, user_id: int = 5) -> str:
 async def test_an_edited_message_is_printed_again_in_full_and_its_buttons_work(app: App) -> None:
     # Suomi, Kyllä, Demo, Yli 50, 30 years, tick Logistiikka, then [1] of the updated keyboard
     out = await talk(app, ["1", "1", "1", "2", "30", "2", "1", "4"])
-    assert "\n  ✎ Ikäryhmä?\n\n    ✔ Yli 50\n\n  Montako vuotta olet ollut töissä?\n" in out
+    assert (
+        "\n  ✎ Hei Testi!\n\n    Ikäryhmä?\n\n    ✔ Yli 50\n\n  Montako vuotta olet ollut töissä?\n"
+        in out
+    )
     ticked = (
         "  ✎ Mitkä alat kiinnostavat?\n"
         "    [1] Rakentaminen\n"

@@ -38,5 +38,5 @@ async def set_consent(ctx: ActionContext) -> ActionResult:
 
 
 def register(registry: ActionRegistry) -> None:
-    registry.register("set_language", set_language)
+    registry.register("set_language", set_language, quiet=True)
     registry.register("set_consent", set_consent)

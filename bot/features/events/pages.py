@@ -8,6 +8,7 @@ and the message can still be edited.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -99,7 +100,9 @@ class Pages:
         text = views.list_text(view, lines, page, pages, self.t)
         titles = [(number, entry.item.id, self.title(entry.item)) for number, entry in shown]
         rows = keyboards.list_rows(self.t, view, page, pages, titles, in_dialog=in_dialog)
-        return self.reply(text, rows, edit=edit and not in_dialog)
+        if in_dialog:  # the dialog's next question joins the list, its buttons below these
+            return replace(self.reply(text, rows, edit=False), question_below=True)
+        return self.reply(text, rows, edit=edit)
 
     async def card(
         self, item: Item, view: View | None, page: int, *, edit: bool, note: str | None = None

@@ -47,4 +47,4 @@ async def followup_record(ctx: ActionContext) -> ActionResult:
 
 
 def register(registry: ActionRegistry) -> None:
-    registry.register("followup_record", followup_record)
+    registry.register("followup_record", followup_record, quiet=True)

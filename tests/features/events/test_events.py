@@ -173,17 +173,25 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
         "Koska asut Karkkilassa ja haluat perustaa yrityksen.\n\n"
         "2. DuuniKaverit Karkkila\n"
     )
-    assert suggestions.text.count("\n\n") == 5  # five suggestions, each with its reasons
+    # five suggestions, each with its reasons, and the dialog's question below them
+    assert suggestions.text.count("\n\n") == 6
+    assert suggestions.text.endswith("\n\nMitä haluat tehdä nyt?")
+    assert len(texts) == 2  # the next steps are behind a button
     assert buttons_of(suggestions)[0] == ("1. YrittäjäKaverit Karkkila", f"e:c:{YK}:r:0:0:0")
-    assert len(buttons_of(suggestions)) == 5  # no paging or "back" inside the dialog
-    assert texts[2].startswith("🧭")  # the dialog goes on with the next steps
-    assert person.last_text == "Mitä haluat tehdä nyt?"
+    # no paging or "back" inside the dialog: the dialog's own buttons follow the items
+    assert labels(suggestions)[5:] == [
+        "Seuraavat askeleet",
+        "Puhu tästä valmentajalle",
+        "Näytä suunnitelmani",
+        "Aloita suunnitelma alusta",
+        "Takaisin valikkoon",
+    ]
 
     # a suggestion opens its card in place; "back" shows the suggestions again
-    calls = await person.press(f"e:c:{YK}:r:0:0:0", person.messages()[-8])
+    calls = await person.press(f"e:c:{YK}:r:0:0:0", person.messages()[-1])
     [card] = edits(calls)
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
-    calls = await person.press(data_of(card, "◀ Takaisin"), person.messages()[-8])
+    calls = await person.press(data_of(card, "◀ Takaisin"), person.messages()[-1])
     [back] = edits(calls)
     assert back.text.startswith("Nämä voisivat sopia sinulle:\n\n1. YrittäjäKaverit Karkkila")
     assert labels(back)[-1] == "◀ Takaisin"
@@ -783,7 +791,10 @@ async def test_poster_link_with_an_unknown_item_for_a_new_person(h: Harness) -> 
     await person.send("/start ev_ei-ole")
     await person.click("Suomi")
     calls = await person.click("Kyllä, tallenna vastaukseni")
-    assert sent(calls)[-1].text == "Mitä haluat tehdä?"  # just the menu
+    # just the menu, with the word that the answer was saved
+    assert [c.text for c in sent(calls)] == [
+        "✅ Kiitos. Vastauksesi tallennetaan.\n\nMitä haluat tehdä?"
+    ]
 
 
 # -- stale and forged buttons -----------------------------------------------------------------
@@ -829,8 +840,7 @@ async def test_data_not_of_the_browser_shape_is_left_to_the_dialogs(h: Harness, 
     await person.click("Tapahtumat ja koulutukset")
     calls = await person.press(data)
     assert [c.text for c in sent(calls)] == [
-        "Tämä kysymys on jo ohi. Jatketaan tästä:",
-        "Mitä haluat tehdä?",
+        "Tämä kysymys on jo ohi. Jatketaan tästä:\n\nMitä haluat tehdä?"
     ]
     assert not edits(calls)  # the browser's message is left as it was
 

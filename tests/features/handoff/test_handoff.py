@@ -68,6 +68,9 @@ from tests.features.handoff.support import (
 )
 from tests.support import Harness, make_harness
 
+#: the main menu's question (the fixture dialogs')
+MENU = "Mitä haluat tehdä?"
+
 
 @pytest.fixture
 async def happ(tmp_path: Path) -> AsyncIterator[App]:
@@ -102,9 +105,8 @@ async def test_whole_flow_two_coaches_and_a_non_coach(h: Harness) -> None:
 
     calls = await ask_for_coach(person, details="Tarvitsen apua CV:n kanssa")
     # the promise comes in office hours, after the request exists; the card is not sent yet
-    assert texts_to(calls, PERSON)[-2:] == [
-        "RECEIVED #1: valmentaja vastaa WITHIN-4-H.",
-        "Mitä haluat tehdä?",
+    assert texts_to(calls, PERSON)[-1:] == [
+        "RECEIVED #1: valmentaja vastaa WITHIN-4-H.\n\nMitä haluat tehdä?"
     ]
     assert sends_to(calls, GROUP) == []
     assert (await latest_request(h)).status == NEW
@@ -273,7 +275,7 @@ async def test_whole_flow_two_coaches_and_a_non_coach(h: Harness) -> None:
 
     # after closing, what the person writes goes to the dialog engine again
     calls = await person.send("hei")
-    assert texts_to(calls, PERSON)[-1] == "Mitä haluat tehdä?"
+    assert texts_to(calls, PERSON) == ["Valitse alla olevista napeista.\n\n" + MENU]
     assert sends_to(calls, GROUP) == []
 
     # every relayed message is logged: who, when, which way
@@ -308,7 +310,12 @@ async def test_request_is_committed_before_the_person_is_told(h: Harness, tmp_pa
 
     h.session.listeners.append(look)
     await ask_for_coach(person)
-    assert seen == [("RECEIVED #1: valmentaja vastaa WITHIN-4-H.", [("new", 1), ("card:1",)])]
+    assert seen == [
+        (
+            "RECEIVED #1: valmentaja vastaa WITHIN-4-H.\n\nMitä haluat tehdä?",
+            [("new", 1), ("card:1",)],
+        )
+    ]
 
 
 async def test_person_blocked_before_the_promise_still_has_the_request(h: Harness) -> None:
@@ -358,7 +365,7 @@ async def test_a_second_request_while_one_is_open(h: Harness) -> None:
     assert texts_to(calls, PERSON) == ["ALREADY-OPEN #1", "Mitä haluat tehdä?"]
     # other words go to the dialogs as usual while the request waits for a coach
     calls = await person.click("Demo")
-    assert texts_to(calls, PERSON)[-1] == "Ikäryhmä?"
+    assert texts_to(calls, PERSON) == ["Hei Matti!\n\nIkäryhmä?"]
     async with h.app.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
@@ -384,15 +391,15 @@ async def test_promise_outside_office_hours_is_the_next_working_day(h: Harness) 
     clock(h).set_local(2026, 3, 6, 17, 30)  # Friday evening
     person = await onboard(h)
     calls = await ask_for_coach(person)
-    assert "RECEIVED #1: valmentaja vastaa NEXT-DAY." in texts_to(calls, PERSON)
+    assert texts_to(calls, PERSON) == ["RECEIVED #1: valmentaja vastaa NEXT-DAY.\n\n" + MENU]
     clock(h).set_local(2026, 3, 9, 7, 0)  # Monday, before the office opens: hours again
     other = await onboard(h, 1002, "Maija")
     calls = await ask_for_coach(other)
-    assert "RECEIVED #2: valmentaja vastaa WITHIN-4-H." in texts_to(calls, 1002)
+    assert texts_to(calls, 1002) == ["RECEIVED #2: valmentaja vastaa WITHIN-4-H.\n\n" + MENU]
     clock(h).set_local(2026, 4, 6, 10, 0)  # Easter Monday: a holiday
     third = await onboard(h, 1003, "Pekka")
     calls = await ask_for_coach(third)
-    assert "RECEIVED #3: valmentaja vastaa NEXT-DAY." in texts_to(calls, 1003)
+    assert texts_to(calls, 1003) == ["RECEIVED #3: valmentaja vastaa NEXT-DAY.\n\n" + MENU]
 
 
 # -- claims ------------------------------------------------------------------------------
@@ -467,7 +474,7 @@ async def test_forged_callback_data_naming_another_request(h: Harness) -> None:
     assert (await request(h, one.id)).status == NEW
     # a card button pressed in a private chat is just an old button there
     calls = await first.press(CardAction(op=CLAIM, rid=one.id).pack())
-    assert texts_to(calls, 3001)[0] == "Tuo kysymys on jo mennyt. Tässä nykyinen:"
+    assert texts_to(calls, 3001)[0].startswith("Tuo kysymys on jo mennyt. Tässä nykyinen:\n\n")
     assert (await request(h, one.id)).status == NEW
     # releasing hands it back, and anyone may take it again
     await press(ben, card_message(h, two), "↩️ Vapauta")

@@ -15,7 +15,9 @@ __all__ = ["events_app", "h"]  # fixtures used here
 async def test_a_completed_career_plan_and_its_suggestions_are_counted(h: Harness) -> None:
     person = await onboard(h, 1001)
     calls = await walk_career_plan(person)
-    suggested = [data.split(":")[2] for _, data in buttons_of(sent(calls)[1]) if data]
+    # the suggestions' buttons, then the dialog's own ("s:…") below them
+    buttons = buttons_of(sent(calls)[1])
+    suggested = [data.split(":")[2] for _, data in buttons if data and data.startswith("e:")]
     assert suggested[0] == YK
     async with h.app.db.read() as session:
         rows = (await session.execute(select(Event.name, Event.dims).order_by(Event.id))).all()
