@@ -128,46 +128,35 @@ class BotMethods(ChatStore):
         return message.to_json()
 
     async def _send_document(self, params: JSON) -> JSON:
-        chat = self._target(params)
-        stored = self._input_file(params, "document")
-        caption = self._text(params, "caption", required=False)
-        markup, keyboard = self._markup(params)
-        thread = self._thread(chat, params)
-        reply_to = self._reply_to(chat, params)
-        self._admit(chat)
-        message = self._bot_message(
-            chat,
-            "sendDocument",
-            kind="document",
-            document=self._document_json(stored),
-            file=stored,
-            caption=caption,
-            reply_markup=markup,
-            reply_keyboard=keyboard,
-            message_thread_id=thread,
-            reply_to=reply_to,
-        )
-        return message.to_json()
+        return self._send_file(params, "sendDocument", "document")
 
     async def _send_photo(self, params: JSON) -> JSON:
+        return self._send_file(params, "sendPhoto", "photo")
+
+    def _send_file(self, params: JSON, method: str, kind: str) -> JSON:
+        """A document or a photo, with its caption and buttons."""
         chat = self._target(params)
-        stored = self._input_file(params, "photo")
+        stored = self._input_file(params, kind)
         caption = self._text(params, "caption", required=False)
         markup, keyboard = self._markup(params)
         thread = self._thread(chat, params)
         reply_to = self._reply_to(chat, params)
         self._admit(chat)
+        if kind == "document":
+            content: JSON = {"document": self._document_json(stored)}
+        else:
+            content = {"photo": self._photo_sizes(stored)}
         message = self._bot_message(
             chat,
-            "sendPhoto",
-            kind="photo",
-            photo=self._photo_sizes(stored),
+            method,
+            kind=kind,
             file=stored,
             caption=caption,
             reply_markup=markup,
             reply_keyboard=keyboard,
             message_thread_id=thread,
             reply_to=reply_to,
+            **content,
         )
         return message.to_json()
 
