@@ -46,6 +46,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 from bot.telegram.middlewares.unit_of_work import on_marked
+from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_update, update_id_of
 from bot.telegram.presses import PressAnswers
 from bot.telegram.session import GetRawUpdates
 
@@ -116,6 +117,7 @@ class Pipeline:
         self._ready = 0
         self._concurrency = concurrency
         self.presses = PressAnswers.of(bot)
+        self.dead_letters = DeadLetters.of(dispatcher, bot)
         #: set when the oldest unfinished or uncommitted update is done with (the offset may move)
         self.progress = asyncio.Event()
         #: set when fewer updates wait for a slot than there are slots (worth fetching again)
@@ -148,20 +150,19 @@ class Pipeline:
         """Queue the updates not seen before (raw JSON or parsed); returns how many were new."""
         new = 0
         for raw in updates:
-            update_id = raw.update_id if isinstance(raw, Update) else int(raw["update_id"])
-            if update_id in self._known or update_id < self._floor:
-                continue  # handed out again because an older update is still in flight
-            update = (
-                raw
-                if isinstance(raw, Update)
-                else Update.model_validate(raw, context={"bot": self.bot})
-            )
+            update_id = update_id_of(raw)
+            if update_id is None or update_id in self._known or update_id < self._floor:
+                continue  # handed out again because an older update is still in flight (or no id)
+            update = read_update(raw, self.bot)
             new += 1
             self._known.add(update_id)
             self._unfinished.add(update_id)
             self._uncommitted.add(update_id)
             if self._newest is None or update_id > self._newest:
                 self._newest = update_id
+            if isinstance(update, UnreadableUpdate):
+                self._set_aside(update, raw)
+                continue
             key = chat_key(update)
             queue = self._queues.get(key)
             # A press that would wait for its chat's earlier updates, or for a slot, is
@@ -177,6 +178,21 @@ class Pipeline:
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
         return new
+
+    def _set_aside(self, unreadable: UnreadableUpdate, raw: Any) -> None:
+        """An update that cannot be read becomes a dead letter; once that is recorded it
+        counts as finished, and the offset moves past it (:mod:`bot.telegram.poison`)."""
+
+        async def record() -> None:
+            try:
+                await self.dead_letters.set_aside(unreadable, raw)
+            finally:
+                self._done_with(self._uncommitted, unreadable.update_id)
+                self._done_with(self._unfinished, unreadable.update_id)
+
+        worker = asyncio.create_task(record())
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
 
     def forget_confirmed(self, offset: int) -> None:
         """Telegram will not hand out updates before ``offset`` again."""
@@ -306,6 +322,13 @@ async def poll(
             continue
         except (TelegramNetworkError, TelegramServerError) as exc:
             log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+            await _sleep(stop, backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        except Exception as exc:  # an answer that cannot be read: never stop polling for it
+            log.error(
+                "getUpdates: unreadable answer (%s); retrying in %.0fs", type(exc).__name__, backoff
+            )
             await _sleep(stop, backoff)
             backoff = min(backoff * 2, 30.0)
             continue

@@ -4,7 +4,8 @@ Every request must carry the secret we registered (``X-Telegram-Bot-Api-Secret-T
 anything else gets 401 and is not processed. An update is answered 200 only after it was
 handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes that harmless).
 ``GET /healthz`` answers 200 when the database answers. A button press is answered as it
-arrives, before it waits for its chat's earlier updates (:mod:`bot.telegram.presses`).
+arrives, before it waits for its chat's earlier updates (:mod:`bot.telegram.presses`). An update
+that cannot be read is set aside as a dead letter and answered 200 (:mod:`bot.telegram.poison`).
 
 Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.runtime.workers`) serve one
 port: the parent binds the socket and each worker accepts on it (``sock``).
@@ -20,13 +21,13 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
-from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import App
 from bot.runtime.polling import chat_key
+from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_body, read_update
 from bot.telegram.presses import PressAnswers
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class UpdateHandler(SimpleRequestHandler):
             dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
         )
         self.presses = PressAnswers.of(bot)
+        self.dead_letters = DeadLetters.of(dispatcher, bot)
         #: updates in progress per chat (:func:`~bot.runtime.polling.chat_key`)
         self._in_progress: Counter[int] = Counter()
 
@@ -61,8 +63,14 @@ class UpdateHandler(SimpleRequestHandler):
         bot = await self.resolve_bot(request)
         if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
             return web.Response(body="Unauthorized", status=401)
-        raw = await request.json(loads=bot.session.json_loads)
-        update = Update.model_validate(raw, context={"bot": bot})
+        raw = read_body(await request.read(), bot.session.json_loads)
+        if raw is None:  # not even an id: nothing to set aside, nothing to ask for again
+            log.error("webhook: an update without a readable id; answered 200 and dropped")
+            return web.json_response({})
+        update = read_update(raw, bot)
+        if isinstance(update, UnreadableUpdate):
+            await self.dead_letters.set_aside(update, raw)
+            return web.json_response({})  # confirmed: Telegram does not send it again
         key = chat_key(update)
         self.presses.arrived(bot, update, waits=self._in_progress[key] > 0)
         self._in_progress[key] += 1

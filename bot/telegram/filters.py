@@ -33,7 +33,10 @@ class Magic(Filter):
         return self._signature_to_string(magic=self.magic)
 
 
-#: a message (or edited message) in a private chat
-PRIVATE_CHAT = Magic(F.chat.type == "private")
+#: a message (or edited message) in a private chat, from a person (a message without a sender
+#: is left to :mod:`bot.telegram.handlers.updates`, which ignores it)
+PRIVATE_CHAT = Magic((F.chat.type == "private") & F.from_user)
+#: a message in a private chat without a sender (Telegram does not send these; a forged one)
+PRIVATE_WITHOUT_SENDER = Magic((F.chat.type == "private") & ~F.from_user)
 #: a button press on a message in a private chat
 PRIVATE_BUTTON = Magic(F.message.chat.type == "private")

@@ -9,7 +9,9 @@ pyproject.toml; a test fails when the installed aiogram is outside them). The in
   alive by :class:`PinResponseTypes`, built as ``Response[Unread | bool]`` for
   :func:`answers_unread`;
 * ``BaseSession.check_response``, overridden by :class:`JsonBodySession` for
-  :func:`answers_unread`;
+  :func:`answers_unread`, and so that an answer it cannot read never reaches the log
+  (:class:`AnswerDecodeError`) and one unreadable update does not make the whole
+  ``getUpdates`` answer unreadable (:func:`~bot.telegram.poison.split_answer`);
 * ``AiohttpSession.build_form_data`` and ``BaseSession.prepare_value(..., _dumps_json=False)``,
   overridden and called by :class:`JsonBodySession` to send one JSON body.
 
@@ -36,13 +38,19 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import EditMessageText, GetUpdates, SendMessage, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types.base import TelegramObject
 from aiohttp import BytesPayload, FormData
 
 from bot.telegram.limits.local import SENDS
+from bot.telegram.poison import split_answer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +103,7 @@ class Unread(TelegramObject):
 _UNREAD: ContextVar[bool] = ContextVar("urapolku_answers_unread", default=False)
 _UNREAD_METHODS = (SendMessage, EditMessageText)
 _UNREAD_RESPONSE = Response[Unread | bool]
+_RAW_UPDATES_RESPONSE = Response[list[dict[str, Any]]]
 
 
 @contextlib.contextmanager
@@ -163,6 +172,14 @@ def describe(method: Any) -> str:
     return type(method).__name__
 
 
+class AnswerDecodeError(ClientDecodeError):
+    """aiogram's ``ClientDecodeError`` whose text does not quote the answer it could not read
+    (that would put people's names and texts in the log)."""
+
+    def __str__(self) -> str:
+        return f"{self.message} ({type(self.original).__name__}); the answer is not shown"
+
+
 class JsonBodySession(AiohttpSession):
     """aiogram's aiohttp session, sending calls without files as a JSON body.
 
@@ -203,7 +220,14 @@ class JsonBodySession(AiohttpSession):
                 response = _UNREAD_RESPONSE.model_validate(self.json_loads(content))
                 if response.ok:
                     return response  # type: ignore[return-value]  # see answers_unread
-        return super().check_response(bot, method, status_code, content)
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except ClientDecodeError as exc:
+            if not isinstance(method, GetRawUpdates):
+                raise AnswerDecodeError(exc.message, exc.original, None) from None
+        # Updates one of which orjson refuses (a lone surrogate): each is read on its own, and
+        # the unreadable ones are set aside by the polling loop (bot/telegram/poison.py).
+        return _RAW_UPDATES_RESPONSE(ok=True, result=split_answer(content))  # type: ignore[return-value]
 
 
 def _json_dumps(value: Any) -> str:

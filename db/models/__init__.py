@@ -9,7 +9,7 @@ once this package is imported (Alembic's environment relies on that).
 from __future__ import annotations
 
 from .base import NAMING, Base, UTCDateTime, utcnow
-from .bookkeeping import Event, JobLease, ProcessedUpdate
+from .bookkeeping import DeadLetter, Event, JobLease, ProcessedUpdate
 from .events import EventAttendance, EventDismissal, EventLink, EventNotice, EventSignup, EventSlot
 from .followups import Followup
 from .handoff import AuditEntry, Coach, HandoffLink, HandoffRequest, OutboxMessage, RelayMessage
@@ -22,6 +22,7 @@ __all__ = [
     "Base",
     "Coach",
     "ConversationStateRow",
+    "DeadLetter",
     "Event",
     "EventAttendance",
     "EventDismissal",

@@ -1,4 +1,5 @@
-"""What the bot keeps for itself: handled updates, job leases and anonymous counters."""
+"""What the bot keeps for itself: handled updates, updates set aside, job leases and anonymous
+counters."""
 
 from __future__ import annotations
 
@@ -18,6 +19,27 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DeadLetter(Base):
+    """An update the bot could not read or handle, set aside so that the others go on.
+
+    Ids and the error only, never what the update said: the update itself is not kept.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: None when not even the update's id could be read
+    update_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    #: the chat it came from, when that could be read
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``decode`` (unreadable as it came) or ``handle`` (its handling kept failing)
+    stage: Mapped[str] = mapped_column(String(16))
+    #: the exception's type and a short message without any of the update's content
+    error: Mapped[str] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class JobLease(Base):

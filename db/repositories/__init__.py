@@ -15,6 +15,7 @@ from .answers import AnswerRepository
 from .attendance import AttendanceRepository, AttendeeInfo
 from .audit import AuditInfo, AuditRepository
 from .coaches import CoachInfo, CoachRepository
+from .deadletters import DECODE, HANDLE, DeadLetterCount, DeadLetterRepository
 from .events import (
     ALREADY,
     FULL,
@@ -62,6 +63,7 @@ __all__ = [
     "ALREADY",
     "CLAIMED",
     "CLOSED",
+    "DECODE",
     "FOLLOWUP_ANSWERED",
     "FOLLOWUP_FAILED",
     "FOLLOWUP_PENDING",
@@ -69,6 +71,7 @@ __all__ = [
     "FOLLOWUP_SENT",
     "FOLLOWUP_SKIPPED",
     "FULL",
+    "HANDLE",
     "HELD",
     "NEW",
     "NOTICE_FAILED",
@@ -97,6 +100,8 @@ __all__ = [
     "CancelResult",
     "CoachInfo",
     "CoachRepository",
+    "DeadLetterCount",
+    "DeadLetterRepository",
     "ErasureCounts",
     "EventRepository",
     "FollowupInfo",

@@ -146,6 +146,18 @@ class OutboxRepository:
             .values(status=PENDING, next_attempt_at=at, last_error=error[:200])
         )
 
+    async def defer(
+        self, item_id: int, *, at: datetime, error: str, attempts: int, claimed: bool
+    ) -> None:
+        """After an unexpected failure: ``pending`` again at ``at``, ``attempts`` counted. A
+        row that was not ``claimed`` changes only if nobody has claimed it meanwhile."""
+        waiting = (SENDING,) if claimed else (PENDING, HELD)
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == item_id, OutboxMessage.status.in_(waiting))
+            .values(status=PENDING, next_attempt_at=at, attempts=attempts, last_error=error[:200])
+        )
+
     async def mark_held(self, item_id: int, *, at: datetime, error: str) -> bool:
         """Telegram refused the message: keep it, try again at ``at``. True the first time (so
         the admins are told once, not on every slow retry)."""

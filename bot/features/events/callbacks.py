@@ -24,6 +24,7 @@ from aiogram.filters.callback_data import CallbackData
 
 from bot.catalogue.schema import ITEM_ID
 from bot.catalogue.tags import DISMISS_REASONS, KINDS, MUNICIPALITIES
+from bot.telegram.callbacks import DatabaseInts
 
 PREFIX: Final = "e"
 
@@ -80,7 +81,7 @@ _VIEW_RE: Final = re.compile(r"^(?:[rwos]|[km][0-9]{1,2})$")
 MAX_PAGE: Final = 999
 
 
-class EventsData(CallbackData, prefix=PREFIX):
+class EventsData(CallbackData, DatabaseInts, prefix=PREFIX):
     #: what to do (one of :data:`ACTIONS`)
     a: str
     #: the item, for actions on one item

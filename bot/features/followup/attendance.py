@@ -32,6 +32,7 @@ from bot.catalogue.schedule import render_occurrence
 from bot.catalogue.schema import Catalogue, Item
 from bot.config import Settings
 from bot.features.events.api import lookup, occurrence_at
+from bot.telegram.callbacks import DatabaseInts
 from bot.telegram.filters import Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
 from db.repositories import AttendanceRepository, AttendeeInfo
@@ -62,7 +63,7 @@ class CoachId(Protocol):
     ) -> int | None: ...
 
 
-class AttendanceAction(CallbackData, prefix="att"):
+class AttendanceAction(CallbackData, DatabaseInts, prefix="att"):
     #: the sign-up to toggle
     s: int
 

@@ -12,6 +12,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.app import App
+from bot.telegram.callbacks import BIG_RANGE, parse_int
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
 from db import Database
@@ -52,11 +53,8 @@ async def list_coaches(db: Database) -> list[CoachInfo]:
 
 
 def _parse_id(text: str) -> int | None:
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return value if value > 0 else None
+    """A Telegram user id (positive, within the database's BIGINT)."""
+    return parse_int(text, low=1, high=BIG_RANGE[1])
 
 
 async def coach_command(

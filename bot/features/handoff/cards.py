@@ -19,6 +19,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.app import App
 from bot.engine.runner import TurnContext
 from bot.engine.schema import ChoiceStep, Step
+from bot.telegram.callbacks import DatabaseInts
 from db.repositories import CLAIMED, CLOSED, NEW, RequestInfo
 
 from .section import SavedReply, handoff_content
@@ -31,7 +32,7 @@ MAX_ANSWER = 300
 MAX_ANSWER_LINES = 25
 
 
-class CardAction(CallbackData, prefix="h"):
+class CardAction(CallbackData, DatabaseInts, prefix="h"):
     """A button on a card. Only ``rid`` names the request, and it is checked against the card
     the button was pressed on (and the presser against the coaches table), never trusted."""
 
@@ -363,14 +364,14 @@ def reannounce_header(labels: Labels, req: RequestInfo, now: datetime) -> str:
 # -- buttons outside the coach chat --------------------------------------------------------
 
 
-class FeedbackData(CallbackData, prefix="hf"):
+class FeedbackData(CallbackData, DatabaseInts, prefix="hf"):
     """The person's answer to "did this help?" (checked against the request's owner)."""
 
     rid: int
     score: int
 
 
-class OutboxAdmin(CallbackData, prefix="ha"):
+class OutboxAdmin(CallbackData, DatabaseInts, prefix="ha"):
     """An admin's "send it again" for an outbox message whose delivery is not confirmed."""
 
     oid: int

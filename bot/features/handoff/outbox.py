@@ -65,6 +65,7 @@ from aiogram.types import InlineKeyboardMarkup, ReactionTypeEmoji, ReplyParamete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.telegram.handlers.errors import where
 from db.repositories import (
     NEW,
     HandoffRepository,
@@ -164,6 +165,13 @@ class OutboxGuard(BaseRequestMiddleware):
             if exc.message.startswith("ClientConnector"):
                 raise DeliveryRetryError("connect") from exc
             raise DeliveryUnknownError("network") from exc
+        except TelegramAPIError:
+            raise  # Telegram's answer, read: the outbox knows what each one means
+        except Exception as exc:
+            # The request went out and its answer could not be read (aiogram's
+            # ClientDecodeError, when Telegram adds a field aiogram does not know yet): it may
+            # well have been carried out.
+            raise DeliveryUnknownError(f"unreadable answer ({type(exc).__name__})") from exc
 
 
 def install_guard(bot: Bot) -> None:
@@ -184,7 +192,11 @@ def backoff(attempts: int) -> float:
 
 # -- one pass ------------------------------------------------------------------------------
 
-CONTINUE, STOP = "continue", "stop"
+#: after one row: go on with the lane; stop the lane (its chat's order is kept); go on with
+#: other requests' rows but not this request's (it failed in a way nobody expected)
+CONTINUE, STOP, SET_ASIDE = "continue", "stop", "set aside"
+#: a row that failed in a way nobody expected this many times is held for the admins
+MAX_UNEXPECTED = 3
 
 
 @dataclasses.dataclass(slots=True)
@@ -200,7 +212,7 @@ class _Pass:
             try:
                 chat = await self.bot.get_chat(chat_id)
                 self.forum[chat_id] = bool(chat.is_forum)
-            except TelegramAPIError as exc:
+            except Exception as exc:  # e.g. an answer aiogram cannot read: no topics then
                 log.warning("could not look at the coach chat: %s", type(exc).__name__)
                 self.forum[chat_id] = False
         return self.forum[chat_id]
@@ -226,9 +238,15 @@ async def deliver_outbox(app: App, bot: Bot) -> int:
 
     async def lane(chat_id: int, items: list[OutboxItem]) -> None:
         async with limit:
+            set_aside: set[int] = set()  # requests whose earlier item failed unexpectedly
             for item in items:
-                if await _deliver_one(run, item, chat_id) == STOP:
+                if item.request_id is not None and item.request_id in set_aside:
+                    continue  # keeps the request's order: it goes on at the next pass
+                outcome = await _deliver_one(run, item, chat_id)
+                if outcome == STOP:
                     return
+                if outcome == SET_ASIDE and item.request_id is not None:
+                    set_aside.add(item.request_id)
 
     await asyncio.gather(*(lane(c, items) for c, items in lanes.items()))
     return run.sent
@@ -248,18 +266,22 @@ async def _expire_leases(app: App, bot: Bot) -> None:
 
 
 async def _deliver_one(run: _Pass, item: OutboxItem, chat_id: int) -> str:
+    """Claim, send and record one row; whatever it raises stays with it (:func:`_unexpected`)."""
     app = run.app
     now = app.clock()
-    async with app.db.transaction() as session:
-        repo = OutboxRepository(session)
-        if not await repo.claim(item.id, now=now, lease=LEASE):
-            return CONTINUE  # another worker has it
-        req = await HandoffRepository(session).get(item.request_id) if item.request_id else None
-        if item.kind in (CARD, REANNOUNCE) and (
-            req is None or (item.kind == REANNOUNCE and req.status != NEW)
-        ):
-            await repo.mark_skipped(item.id, reason="no longer needed")
-            return CONTINUE
+    try:
+        async with app.db.transaction() as session:
+            repo = OutboxRepository(session)
+            if not await repo.claim(item.id, now=now, lease=LEASE):
+                return CONTINUE  # another worker has it
+            req = await HandoffRepository(session).get(item.request_id) if item.request_id else None
+            if item.kind in (CARD, REANNOUNCE) and (
+                req is None or (item.kind == REANNOUNCE and req.status != NEW)
+            ):
+                await repo.mark_skipped(item.id, reason="no longer needed")
+                return CONTINUE
+    except Exception as exc:  # not claimed (rolled back): nothing was sent
+        return await _unexpected(run, item, exc, now=now, claimed=False)
     try:
         with outbox_call():
             message_id = await _send(run, item, chat_id, req)
@@ -297,7 +319,19 @@ async def _deliver_one(run: _Pass, item: OutboxItem, chat_id: int) -> str:
         return await _refused(run, item, req, f"400 {exc.message}", now=now)
     except TelegramAPIError as exc:
         return await _refused(run, item, req, type(exc).__name__, now=now)
-    await _record(run, item, chat_id, req, message_id)
+    except Exception as exc:  # a bug, bad data: the guard turns a send's own failures into ours
+        return await _unexpected(run, item, exc, now=now, claimed=True)
+    try:
+        await _record(run, item, chat_id, req, message_id)
+    except Exception as exc:
+        log.error(
+            "outbox %s (%s): sent but not recorded (%s at %s); counts as unknown once its "
+            "lease runs out",
+            item.id,
+            item.kind,
+            type(exc).__name__,
+            where(exc),
+        )
     return CONTINUE
 
 
@@ -520,6 +554,40 @@ async def _record(
 
 
 # -- failures ------------------------------------------------------------------------------
+
+
+async def _unexpected(
+    run: _Pass, item: OutboxItem, exc: Exception, *, now: datetime, claimed: bool
+) -> str:
+    """A row failed in a way nobody planned for (any exception type), before anything was sent
+    (the guard turns a send's own failures into the outbox's exceptions): logged with its id,
+    tried again with backoff, and after :data:`MAX_UNEXPECTED` tries held for the admins (told
+    once, tried again hourly). The other rows go on; this request's next ones wait for it."""
+    attempts = item.attempts + 1  # the claim counts each try (a failed claim did not)
+    log.error(
+        "outbox %s (%s) failed, try %d: %s at %s",
+        item.id,
+        item.kind,
+        attempts,
+        type(exc).__name__,
+        where(exc),
+    )
+    reason = f"unexpected {type(exc).__name__}"
+    try:
+        if attempts >= MAX_UNEXPECTED:
+            await _hold(run, item, reason, now=now)
+        else:
+            async with run.app.db.transaction() as session:
+                await OutboxRepository(session).defer(
+                    item.id,
+                    at=now + timedelta(seconds=backoff(attempts)),
+                    error=reason,
+                    attempts=attempts,
+                    claimed=claimed,
+                )
+    except Exception as failure:
+        log.error("outbox %s: could not record its failure: %s", item.id, type(failure).__name__)
+    return SET_ASIDE
 
 
 async def _hold(run: _Pass, item: OutboxItem, reason: str, *, now: datetime) -> None:

@@ -3,7 +3,9 @@ the person is told their answers are safe, and the bot goes on with the next upd
 
 The failed turn's transaction has already been rolled back when we get here (it is an
 ``async with`` around the turn), so nothing half-done is stored. The update is then marked
-handled on its own, so a poison update is not re-delivered for ever.
+handled on its own, so a poison update is not re-delivered for ever, and recorded as a dead
+letter (ids and the error's type and place, no content; :mod:`bot.telegram.poison`), which the
+admins count with ``/status``.
 
 The log record carries the update id, the exception's type and where it was raised (file,
 line, function of each frame), but not the exception's message: messages of validation and
@@ -22,7 +24,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, ErrorEvent, Update
 
 from bot.app import App
-from db.repositories import PersonRepository, UpdateRepository
+from db.repositories import HANDLE, DeadLetterRepository, PersonRepository, UpdateRepository
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,11 @@ log = logging.getLogger(__name__)
 FRAMES = 8
 
 
-def where(exc: BaseException) -> str:
-    """The innermost frames of the traceback (file:line in function), innermost first,
+def where(exc: BaseException, frames: int = FRAMES) -> str:
+    """The innermost ``frames`` of the traceback (file:line in function), innermost first,
     without the exception's message."""
-    frames = traceback.extract_tb(exc.__traceback__)[-FRAMES:]
-    return " <- ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in reversed(frames))
+    innermost = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " <- ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in reversed(innermost))
 
 
 def _short(filename: str) -> str:
@@ -56,7 +58,19 @@ def _private_chat(update: Update) -> Chat | None:
     return chat if chat is not None and chat.type == "private" else None
 
 
-async def on_error(event: ErrorEvent, bot: Bot, app: App) -> bool:
+def _chat_id(update: Update) -> int | None:
+    """The chat of ``update`` for its dead letter (None for other kinds of update)."""
+    for event in (update.message, update.edited_message, update.my_chat_member):
+        if event is not None:
+            return event.chat.id
+    press = update.callback_query
+    if press is not None:
+        return press.message.chat.id if press.message is not None else press.from_user.id
+    return None
+
+
+async def on_error(event: ErrorEvent, bot: Bot, app: App, attempts: int = 1) -> bool:
+    """``attempts``: how often the update was tried (:class:`~bot.telegram.poison.Attempts`)."""
     update = event.update
     exc = event.exception
     log.error("update %s failed: %s at %s", update.update_id, type(exc).__name__, where(exc))
@@ -64,6 +78,14 @@ async def on_error(event: ErrorEvent, bot: Bot, app: App) -> bool:
     try:
         async with app.db.transaction() as session:
             await UpdateRepository(session).mark(update.update_id)
+            await DeadLetterRepository(session).record(
+                update.update_id,
+                chat_id=_chat_id(update),
+                stage=HANDLE,
+                error=f"{type(exc).__name__} at {where(exc, frames=1)}",
+                attempts=attempts,
+                now=app.clock(),
+            )
             language: str = app.settings.default_language
             if chat is not None:
                 person = await PersonRepository(session).by_telegram_id(chat.id)

@@ -13,6 +13,7 @@ This router is included last, so it only sees what the feature routers left:
   not leave groups by itself: it is added to the coach group before ``COACH_CHAT_ID`` is known,
   and a group that becomes a supergroup gets a new id; leaving would lose the coach group.
 * messages and edits in groups other than the coach group: ignored (no reply to strangers).
+* a private message without a sender (forged; Telegram does not send one): logged, ignored.
 * button presses nobody else took (an old keyboard in a group, an inline message): answered
   silently so the phone stops spinning; nothing is stored.
 
@@ -29,6 +30,7 @@ from aiogram.enums import ChatMemberStatus
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.app import App
+from bot.telegram.filters import PRIVATE_WITHOUT_SENDER
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
 from bot.telegram.render import answer_press
 from db.repositories import PersonRepository
@@ -62,6 +64,12 @@ async def my_chat_member(event: ChatMemberUpdated, app: App, uow: UnitOfWork) ->
     log.info("group %s (not the coach group): the bot is now %s; ignored", chat.id, status)
 
 
+async def no_sender(event: Message) -> None:
+    """A private message without a sender (Telegram does not send these; a forged one): there
+    is nobody to answer or to store anything for."""
+    log.info("a message without a sender in private chat %s; ignored", event.chat.id)
+
+
 async def ignore(event: Message) -> None:
     """Messages and edits in groups that are not the coach group: no reply, nothing stored."""
 
@@ -75,6 +83,8 @@ def build_router() -> Router:
     """Include last: it takes what the other routers left."""
     router = Router(name="updates")
     router.my_chat_member.register(my_chat_member)
+    router.message.register(no_sender, PRIVATE_WITHOUT_SENDER)
+    router.edited_message.register(no_sender, PRIVATE_WITHOUT_SENDER)
     router.message.register(ignore)
     router.edited_message.register(ignore)
     router.callback_query.register(stray_button)
