@@ -429,11 +429,16 @@ class EventRepository:
             update(EventNotice).where(EventNotice.id == notice_id).values(**values)
         )
 
-    async def retry_notice(self, notice_id: int, *, at: datetime, error: str) -> None:
+    async def retry_notice(
+        self, notice_id: int, *, at: datetime, error: str, attempts: int | None = None
+    ) -> None:
+        """Pending again at ``at``; with ``attempts``, that many tries are counted (a failure
+        before the claim was committed did not count its try)."""
+        values: dict[str, Any] = {"status": NOTICE_PENDING, "due_at": at, "last_error": error[:64]}
+        if attempts is not None:
+            values["attempts"] = attempts
         await self.session.execute(
-            update(EventNotice)
-            .where(EventNotice.id == notice_id)
-            .values(status=NOTICE_PENDING, due_at=at, last_error=error[:64])
+            update(EventNotice).where(EventNotice.id == notice_id).values(**values)
         )
 
     # -- "not for me" --

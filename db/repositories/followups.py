@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,6 +179,30 @@ class FollowupRepository:
             .where(Followup.id == followup_id)
             .values(status=FOLLOWUP_PENDING, due_at=at, last_error=reason[:64])
         )
+
+    async def failed_unexpectedly(
+        self, followup_id: int, *, now: datetime, error: str, max_attempts: int, retry_in: timedelta
+    ) -> int | None:
+        """A try that failed before anything was sent: ``pending`` again after ``retry_in`` times
+        the tries so far, or ``failed`` after ``max_attempts`` tries. Returns the tries counted
+        (a try whose claim was rolled back counts too); None if the row has moved on."""
+        row = (
+            await self.session.execute(
+                select(Followup.status, Followup.attempts).where(Followup.id == followup_id)
+            )
+        ).one_or_none()
+        if row is None or row.status not in (FOLLOWUP_PENDING, FOLLOWUP_SENDING):
+            return None
+        tries = int(row.attempts) + (1 if row.status == FOLLOWUP_PENDING else 0)
+        values: dict[str, object] = {"attempts": tries, "last_error": error[:64]}
+        if tries >= max_attempts:
+            values["status"] = FOLLOWUP_FAILED
+        else:
+            values.update(status=FOLLOWUP_PENDING, due_at=now + retry_in * tries)
+        await self.session.execute(
+            update(Followup).where(Followup.id == followup_id).values(**values)
+        )
+        return tries
 
     async def sent_since(self, person_id: int, since: datetime) -> int:
         """Follow-ups the person got at or after ``since`` (to space them out)."""

@@ -56,6 +56,7 @@ from bot.catalogue.schedule import Occurrence, render_occurrence, render_start
 from bot.catalogue.schema import Catalogue, Item
 from bot.engine.output import Button
 from bot.runtime.scheduler import Scheduler
+from bot.telegram.handlers.errors import where
 from bot.telegram.render import keyboard
 from db.repositories import (
     NOTICE_FAILED,
@@ -89,11 +90,41 @@ async def send_notices(app: App, bot: Bot) -> int:
         due = await EventRepository(session).due_notices(now, limit=MAX_PER_PASS)
     lanes = asyncio.Semaphore(LANES)
 
-    async def lane(notice_id: int) -> int:
+    async def lane(notice: NoticeInfo) -> int:
         async with lanes:
-            return await _one(app, bot, notice_id)
+            try:
+                return await _one(app, bot, notice.id)
+            except Exception as exc:  # before the send: nothing went out (see _one)
+                await _unexpected(app, notice, exc)
+                return 0
 
-    return sum(await asyncio.gather(*(lane(notice.id) for notice in due)))
+    return sum(await asyncio.gather(*(lane(notice) for notice in due)))
+
+
+async def _unexpected(app: App, notice: NoticeInfo, exc: Exception) -> None:
+    """A notice that failed before its send in a way nobody planned for (any exception type):
+    logged with its id, tried again later, and given up (``failed``) after
+    :data:`MAX_ATTEMPTS` tries. The other notices go on."""
+    attempts = notice.attempts + 1
+    log.error(
+        "notice %s failed, try %d: %s at %s", notice.id, attempts, type(exc).__name__, where(exc)
+    )
+    now = app.clock()
+    error = f"unexpected {type(exc).__name__}"
+    try:
+        async with app.db.transaction() as session:
+            repo = EventRepository(session)
+            if attempts >= MAX_ATTEMPTS:
+                await repo.finish_notice(notice.id, NOTICE_FAILED, now=now, error=error)
+            else:
+                await repo.retry_notice(
+                    notice.id,
+                    at=now + timedelta(seconds=60 * attempts),
+                    error=error,
+                    attempts=attempts,
+                )
+    except Exception as failure:
+        log.error("notice %s: could not record its failure: %s", notice.id, type(failure).__name__)
 
 
 async def find_moved(app: App, bot: Bot) -> int:
@@ -198,16 +229,22 @@ async def _one(app: App, bot: Bot, notice_id: int) -> int:
                 await repo.retry_notice(notice.id, at=now + timedelta(seconds=delay), error=error)
         log.warning("notice %s: %s; tried %d time(s)", notice.id, error, notice.attempts)
         return 0
-    except (TelegramNetworkError, TelegramAPIError) as exc:
-        error = "network: outcome unknown" if isinstance(exc, TelegramNetworkError) else "refused"
+    except Exception as exc:  # incl. an answer aiogram cannot read: it may have gone out
+        if isinstance(exc, TelegramNetworkError) or not isinstance(exc, TelegramAPIError):
+            error = "network: outcome unknown"
+        else:
+            error = "refused"
         async with app.db.transaction() as session:
             await EventRepository(session).finish_notice(
                 notice.id, NOTICE_FAILED, now=now, error=f"{error} ({type(exc).__name__})"
             )
         log.warning("notice %s not sent: %s", notice.id, type(exc).__name__)
         return 0
-    async with app.db.transaction() as session:
-        await EventRepository(session).finish_notice(notice.id, NOTICE_SENT, now=app.clock())
+    try:
+        async with app.db.transaction() as session:
+            await EventRepository(session).finish_notice(notice.id, NOTICE_SENT, now=app.clock())
+    except Exception as exc:  # stays "sending": never sent again (see the module doc)
+        log.error("notice %s sent but not recorded: %s", notice.id, type(exc).__name__)
     return 1
 
 

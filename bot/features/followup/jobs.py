@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
 
 from bot.app import App
@@ -42,6 +41,7 @@ from bot.engine.runner import TurnContext
 from bot.engine.state import ConversationState
 from bot.runtime.scheduler import Scheduler
 from bot.telegram.conversation import Services
+from bot.telegram.handlers.errors import where
 from bot.telegram.render import Delivery
 from db.repositories import (
     FOLLOWUP_FAILED,
@@ -62,6 +62,10 @@ log = logging.getLogger(__name__)
 DIALOG: Final = "followup"
 EVERY: Final = 300.0
 MAX_PER_PASS: Final = 100
+#: a follow-up that failed unexpectedly is tried again after this times its tries so far, and
+#: given up after MAX_ATTEMPTS tries
+RETRY_AFTER: Final = timedelta(minutes=10)
+MAX_ATTEMPTS: Final = 3
 #: not while the person is using the bot
 QUIET: Final = timedelta(minutes=30)
 #: a busy person is asked again this much later …
@@ -97,8 +101,34 @@ async def send_followups(
         due = await FollowupRepository(session).due(app.clock(), limit=MAX_PER_PASS)
     sent = 0
     for followup_id in due:
-        sent += await _one(app, bot, followup_id, storage, isolation)
+        try:
+            sent += await _one(app, bot, followup_id, storage, isolation)
+        except Exception as exc:  # before the send: nothing went out (see _one)
+            await _unexpected(app, followup_id, exc)
     return sent
+
+
+async def _unexpected(app: App, followup_id: int, exc: Exception) -> None:
+    """A follow-up that failed before its send in a way nobody planned for (any exception
+    type): logged with its id, tried again later, given up after :data:`MAX_ATTEMPTS` tries;
+    the other follow-ups go on."""
+    try:
+        async with app.db.transaction() as session:
+            tries = await FollowupRepository(session).failed_unexpectedly(
+                followup_id,
+                now=app.clock(),
+                error=f"unexpected {type(exc).__name__}",
+                max_attempts=MAX_ATTEMPTS,
+                retry_in=RETRY_AFTER,
+            )
+    except Exception as failure:
+        tries = None
+        log.error(
+            "follow-up %s: could not record its failure: %s", followup_id, type(failure).__name__
+        )
+    log.error(
+        "follow-up %s failed, try %s: %s at %s", followup_id, tries, type(exc).__name__, where(exc)
+    )
 
 
 async def _one(
@@ -132,23 +162,27 @@ async def _one(
     delivery = Delivery(bot, info.telegram_id)
     try:
         await delivery.send(turn)
-    except TelegramAPIError as exc:
+    except Exception as exc:  # incl. an answer aiogram cannot read: it may have gone out
         async with app.db.transaction() as session:
             await FollowupRepository(session).finish(
                 followup_id, FOLLOWUP_FAILED, now=now, error=type(exc).__name__
             )
         log.warning("follow-up %s not sent: %s", followup_id, type(exc).__name__)
         return 0
-    async with app.db.transaction() as session:
-        if delivery.blocked:
-            await PersonRepository(session).mark_blocked(info.telegram_id, now=now)
-            await FollowupRepository(session).finish(
-                followup_id, FOLLOWUP_FAILED, now=now, error="403"
-            )
-            return 0
-        await FollowupRepository(session).finish(followup_id, FOLLOWUP_SENT, now=app.clock())
-        dims = {"source": info.source_kind, "days": info.days, "language": info.language}
-        await StatsRepository(session).record("followup_sent", dims, at=now)
+    try:
+        async with app.db.transaction() as session:
+            if delivery.blocked:
+                await PersonRepository(session).mark_blocked(info.telegram_id, now=now)
+                await FollowupRepository(session).finish(
+                    followup_id, FOLLOWUP_FAILED, now=now, error="403"
+                )
+                return 0
+            await FollowupRepository(session).finish(followup_id, FOLLOWUP_SENT, now=app.clock())
+            dims = {"source": info.source_kind, "days": info.days, "language": info.language}
+            await StatsRepository(session).record("followup_sent", dims, at=now)
+    except Exception as exc:  # stays "sending": never sent again
+        log.error("follow-up %s sent but not recorded: %s", followup_id, type(exc).__name__)
+        return 0
     return 1
 
 

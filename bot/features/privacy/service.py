@@ -22,6 +22,7 @@ from bot.app import App
 from bot.features.events import api as events
 from bot.features.handoff import api as handoff
 from bot.runtime.scheduler import Scheduler
+from bot.telegram.handlers.errors import where
 from db.repositories import (
     ErasureCounts,
     HandoffRepository,
@@ -110,16 +111,32 @@ async def purge(
         except _DryRunError:
             pass
         return report
+    #: people whose erasure failed in this run (tried again in the next one)
+    failed: set[int] = set()
     while True:
-        async with app.db.transaction() as session:
-            repo = PrivacyRepository(session)
-            batch = (await repo.inactive(seen_before, now=now))[:PURGE_BATCH]
+        async with app.db.read() as session:
+            waiting = await PrivacyRepository(session).inactive(seen_before, now=now)
+        batch = [s for s in waiting if s.person_id not in failed][:PURGE_BATCH]
+        try:
+            erased = await _erase(app, batch, now)
+        except Exception:
+            # One person's erasure fails (any exception type): the others still go, one by
+            # one; that person is logged with their id and tried again in the next run.
+            erased = []
             for subject in batch:
-                report.counts += await erase_person(
-                    session, app, subject, now=now, reason="retention"
-                )
-                report.people += 1
-        for subject in batch:
+                try:
+                    erased += await _erase(app, [subject], now)
+                except Exception as exc:
+                    failed.add(subject.person_id)
+                    log.error(
+                        "retention: person %s could not be erased: %s at %s",
+                        subject.person_id,
+                        type(exc).__name__,
+                        where(exc),
+                    )
+        for subject, counts in erased:
+            report.counts += counts
+            report.people += 1
             if clear is not None:
                 await clear(subject.telegram_id)
         if len(batch) < PURGE_BATCH:
@@ -133,6 +150,18 @@ async def purge(
             report.relay_texts,
         )
     return report
+
+
+async def _erase(
+    app: App, subjects: list[Subject], now: datetime
+) -> list[tuple[Subject, ErasureCounts]]:
+    """Erase ``subjects`` in one transaction (all or none)."""
+    erased = []
+    async with app.db.transaction() as session:
+        for subject in subjects:
+            counts = await erase_person(session, app, subject, now=now, reason="retention")
+            erased.append((subject, counts))
+    return erased
 
 
 async def _purge_in(
