@@ -64,7 +64,7 @@ COMMANDS = ("start", "menu", "help", "language", "restart", "mydata", "delete", 
 #: the coaches' group's own menu (in DEFAULT_LANGUAGE, the group's language)
 COACH_COMMANDS = ("queue", "mine", "event")
 #: added to the menu in each admin's private chat
-ADMIN_COMMANDS = ("coach", "report", "reload")
+ADMIN_COMMANDS = ("coach", "report", "status", "reload")
 
 
 #: development only: the data key kept beside the SQLite file (or in data/), never inside it

@@ -2,13 +2,16 @@
 in the admin's language, and its chart as a PNG document.
 
 ``/report`` — the last full month; ``/report 2026-10-01 2026-10-31`` — those days;
-a municipality id may follow either (``/report lohja``)."""
+a municipality id may follow either (``/report lohja``).
+
+``/status`` — the bot's own figures for the admins: updates set aside as dead letters
+(:mod:`bot.telegram.poison`) and outgoing messages waiting for an admin's decision."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
@@ -20,10 +23,19 @@ from bot.catalogue import HELSINKI
 from bot.content.languages import LANGUAGES
 from bot.telegram.filters import PRIVATE_CHAT
 from bot.telegram.render import split_text
-from db.repositories import PersonRepository
+from db.repositories import (
+    HELD,
+    UNKNOWN,
+    DeadLetterRepository,
+    OutboxRepository,
+    PersonRepository,
+)
 
 from .chart import chart_png
 from .report import build_report, last_full_month, to_text
+
+#: the recent period /status counts dead letters in
+STATUS_DAYS = timedelta(days=7)
 
 
 def parse_args(args: str, today: date) -> tuple[date, date, str | None] | None:
@@ -41,10 +53,11 @@ def parse_args(args: str, today: date) -> tuple[date, date, str | None] | None:
     return first, last, (words[0].casefold() if words else None)
 
 
-async def report_command(message: Message, command: CommandObject, app: App) -> None:
+async def _admin_language(message: Message, app: App) -> str | None:
+    """The admin's language; None (after telling them so) if the sender is not an admin."""
     user = message.from_user
     if user is None:
-        return
+        return None
     async with app.db.read() as session:
         person = await PersonRepository(session).by_telegram_id(user.id)
     language = person.language if person is not None else app.settings.default_language
@@ -53,6 +66,42 @@ async def report_command(message: Message, command: CommandObject, app: App) -> 
     if user.id not in app.settings.admin_ids:
         with contextlib.suppress(TelegramAPIError):
             await message.answer(app.t("reports.admin.only_admins", language))
+        return None
+    return language
+
+
+async def status_command(message: Message, app: App) -> None:
+    """How many updates were set aside (the last 7 days, and ever), and how many outgoing
+    messages wait for an admin (held, or delivery unknown)."""
+    language = await _admin_language(message, app)
+    if language is None:
+        return
+    async with app.db.read() as session:
+        letters = DeadLetterRepository(session)
+        week = await letters.count(since=app.clock() - STATUS_DAYS)
+        ever = await letters.count()
+        outbox = await OutboxRepository(session).counts()
+    latest = (
+        ever.latest.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")
+        if ever.latest is not None
+        else "–"
+    )
+    text = app.t(
+        "reports.status.text",
+        language,
+        week=week.count,
+        total=ever.count,
+        latest=latest,
+        held=outbox.get(HELD, 0),
+        unknown=outbox.get(UNKNOWN, 0),
+    )
+    with contextlib.suppress(TelegramAPIError):
+        await message.answer(text)
+
+
+async def report_command(message: Message, command: CommandObject, app: App) -> None:
+    language = await _admin_language(message, app)
+    if language is None:
         return
     parsed = parse_args(command.args or "", app.clock().astimezone(HELSINKI).date())
     if parsed is None:
@@ -74,4 +123,5 @@ def build_router() -> Router:
     router = Router(name="reports")
     router.message.filter(PRIVATE_CHAT)
     router.message.register(report_command, Command("report"))
+    router.message.register(status_command, Command("status"))
     return router

@@ -639,4 +639,4 @@ async def test_the_coaches_group_and_admins_get_their_own_command_menus(hs: Harn
         ("mine", "Omat pyyntöni"),
         ("event", "Tapahtuman ilmoittautuneet: /event tunnus"),
     ]
-    assert [command for command, _ in scoped[9001]][-3:] == ["coach", "report", "reload"]
+    assert [command for command, _ in scoped[9001]][-4:] == ["coach", "report", "status", "reload"]
