@@ -29,7 +29,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -180,12 +180,12 @@ def _checked(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def read_body(body: bytes, loads: Callable[[bytes], Any]) -> dict[str, Any] | None:
+def read_body(body: bytes) -> dict[str, Any] | None:
     """One update posted to the webhook, raw (a stub marked :data:`UNREADABLE` if it holds a
     lone surrogate), or None when not even its id can be read."""
     try:
-        raw = loads(body)
-    except Exception:
+        raw = orjson.loads(body)  # strict: refuses lone surrogates
+    except orjson.JSONDecodeError:
         try:
             raw = json.loads(body)
         except ValueError:
