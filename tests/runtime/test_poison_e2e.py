@@ -96,7 +96,8 @@ async def test_poison_updates_are_set_aside_and_everyone_else_is_answered(
             break
         await stub.wait_for_updates(0.05)
     assert stub.pending_updates == []
-    assert bot.process is not None and bot.process.returncode is None
+    assert bot.process is not None
+    assert bot.process.returncode is None
     letters = dead_letters(tmp_path)
     assert [(u, c, s) for u, c, s, _ in letters] == [
         (surrogate_id, 5101, "decode"),

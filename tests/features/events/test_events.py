@@ -1097,3 +1097,46 @@ async def test_in_english_the_plan_asks_for_languages_and_suggests_finnish_event
     async with h.app.db.read() as session:
         answers = await AnswerRepository(session).for_person(await person_id(h, 1001))
     assert answers["languages_read"] == ["fi", "en"]
+
+
+async def test_one_reminder_that_fails_unexpectedly_does_not_stop_the_others(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiogram.exceptions import ClientDecodeError
+
+    from bot.features.events import jobs
+
+    await signed_up(h, 1001)
+    await signed_up(h, 1002)
+    await signed_up(h, 1003)
+    message = jobs._message
+
+    async def broken_for_1001(app: App, notice: Any, *args: Any) -> Any:
+        if notice.telegram_id == 1001:
+            raise KeyError("nobody expected this")
+        return await message(app, notice, *args)
+
+    monkeypatch.setattr(jobs, "_message", broken_for_1001)
+    # and Telegram's answer to 1002's reminder cannot be read: it may have gone out
+    h.session.fail_next(
+        SendMessage,
+        lambda m: ClientDecodeError("Failed to deserialize object", ValueError(), {}),
+        when=lambda m: m.chat_id == 1002,
+    )
+    clock(h).now = datetime(2027, 1, 18, 10, 0, tzinfo=HELSINKI)
+    start = len(h.session.calls)
+    assert await send_notices(h.app, h.bot) == 1
+    assert [c.chat_id for c in sent(h.session.calls[start:])] == [1002, 1003]
+    day_before = [s for k, s in await notices(h) if k == "day_before"]
+    assert day_before == ["pending", "failed", "sent"]  # 1001 again later; 1002 never twice
+    assert "failed, try 1: KeyError at" in caplog.text
+    async with h.app.db.read() as session:
+        first = await session.scalar(select(EventNotice).order_by(EventNotice.id))
+    assert first is not None
+    assert (first.attempts, first.last_error) == (1, "unexpected KeyError")
+
+    # tried again with growing delays, and given up after MAX_ATTEMPTS tries
+    for attempt in range(2, jobs.MAX_ATTEMPTS + 1):
+        clock(h).now += timedelta(seconds=60 * (attempt - 1))
+        assert await send_notices(h.app, h.bot) == 0
+    assert [s for k, s in await notices(h) if k == "day_before"] == ["failed", "failed", "sent"]

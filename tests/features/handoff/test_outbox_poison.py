@@ -73,9 +73,7 @@ def card_sends(h: Harness, start: int = 0) -> list[Any]:
 
 def admin_alerts(h: Harness, start: int = 0) -> list[str]:
     return [
-        c.text
-        for c in h.session.calls[start:]
-        if isinstance(c, SendMessage) and c.chat_id == ADMIN
+        c.text for c in h.session.calls[start:] if isinstance(c, SendMessage) and c.chat_id == ADMIN
     ]
 
 
@@ -156,3 +154,33 @@ async def test_an_unreadable_forum_check_does_not_stop_the_cards(h: Harness) -> 
     assert await deliver(h) == 3
     assert len(card_sends(h)) == 3
     assert {row.status for row in (await cards_of(h)).values()} == {"sent"}
+
+
+async def test_the_timers_go_on_past_a_request_that_fails(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.features.handoff.jobs import handoff_timers
+    from db.repositories import OutboxRepository
+
+    clock(h).set_local(2026, 3, 6, 14, 0)  # Friday 14:00; the office closes at 15
+    first, second, third = await three_requests(h)
+    await deliver(h)
+    status_of_card = OutboxRepository.status_of_card
+
+    async def broken_for_the_first(self: OutboxRepository, request_id: int) -> str | None:
+        if request_id == first:
+            raise ZeroDivisionError
+        return await status_of_card(self, request_id)
+
+    monkeypatch.setattr(OutboxRepository, "status_of_card", broken_for_the_first)
+    clock(h).set_local(2026, 3, 9, 9, 1)  # two working hours later: re-announce them all
+    assert await handoff_timers(h.app, h.bot) == 3  # the digest and two re-announcements
+    assert f"handoff timers: request {first} failed: ZeroDivisionError at" in caplog.text
+    async with h.app.db.read() as session:
+        rows = await session.scalars(
+            select(OutboxMessage.request_id).where(OutboxMessage.kind == "reannounce")
+        )
+        assert sorted(r for r in rows if r is not None) == [second, third]
+
+    monkeypatch.setattr(OutboxRepository, "status_of_card", status_of_card)
+    assert await handoff_timers(h.app, h.bot) == 1  # the next tick catches up

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -273,3 +274,33 @@ async def test_delete_clears_a_conversation_kept_in_redis(tmp_path: Path) -> Non
         await storage.set_data(key, {})
         await storage.close()
         await database.dispose()
+
+
+async def test_one_person_whose_erasure_fails_does_not_keep_the_others(
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.features.privacy import service
+
+    app = await _app(database, tmp_path)
+    ids = await seed(database)
+    erase = service.erase_person
+
+    async def broken_for_the_old(session: object, app: App, subject: Any, **kwargs: Any) -> Any:
+        if subject.person_id == ids["old"]:
+            raise LookupError("nobody expected this")
+        return await erase(session, app, subject, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "erase_person", broken_for_the_old)
+    report = await purge(app)
+    assert report.people == 1
+    # the blocked person is gone; the one whose erasure failed stays for the next run
+    assert await _people(database) == [OLD_TG, RECENT_TG, SEATED_TG]
+    assert f"retention: person {ids['old']} could not be erased: LookupError at" in caplog.text
+    assert "nobody expected this" not in caplog.text
+
+    monkeypatch.setattr(service, "erase_person", erase)
+    assert (await purge(app)).people == 1
+    assert await _people(database) == [RECENT_TG, SEATED_TG]
