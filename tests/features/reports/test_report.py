@@ -446,3 +446,45 @@ async def test_report_in_chat_for_admins_only(tmp_path: Path) -> None:
         ]
     finally:
         await app.db.dispose()
+
+
+async def test_status_shows_the_admins_how_many_updates_were_set_aside(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from aiogram.methods import SendMessage
+
+    from db.repositories import DECODE, HANDLE, DeadLetterRepository, OutboxRepository
+    from tests.support import Clock, make_app, make_harness
+
+    app = await make_app(make_settings(tmp_path, bundled=True, admin_ids=[9001]), build_registry())
+    app.clock = Clock(datetime(2026, 12, 6, 12, 0, tzinfo=UTC))
+    try:
+        h = make_harness(app)
+        admin = h.person(9001, language_code="en")
+        async with app.db.transaction() as session:
+            letters = DeadLetterRepository(session)
+            await letters.record(
+                1, chat_id=5, stage=DECODE, error="x", now=app.clock() - timedelta(days=30)
+            )
+            await letters.record(2, chat_id=5, stage=DECODE, error="x", now=app.clock())
+            await letters.record(3, chat_id=6, stage=HANDLE, error="x", attempts=1, now=app.clock())
+            outbox = OutboxRepository(session)
+            await outbox.enqueue("card:1", "card", now=app.clock())
+            item = await outbox.by_key("card:1")
+            assert item is not None
+            await outbox.mark_held(item.id, at=app.clock(), error="403")
+        calls = await admin.send("/status")
+        assert [c.text for c in calls if isinstance(c, SendMessage)] == [
+            "The bot's status\n"
+            "Updates set aside (messages the bot could not read or handle): 2 in the last 7 "
+            "days, 3 in all. Latest: 2026-12-06 14:00.\n"
+            "Outgoing messages waiting for an admin's decision: 1 held, 0 whose delivery is "
+            "not confirmed."
+        ]
+        someone = h.person(1234)
+        calls = await someone.send("/status")
+        assert [c.text for c in calls if isinstance(c, SendMessage)] == [
+            "Vain ylläpitäjät voivat tehdä tämän."
+        ]
+    finally:
+        await app.db.dispose()
