@@ -51,6 +51,7 @@ from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, R
 from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
+from bot.telegram.poison import Attempts, CountCalls
 from bot.telegram.session import JsonBodySession, PinResponseTypes, RetryMiddleware
 from db import Database
 from db import types as crypto
@@ -174,6 +175,7 @@ def create_bot(
                 global_burst=settings.outgoing_burst,
             )
     session.middleware(PinResponseTypes())
+    session.middleware(CountCalls())
     session.middleware(RetryMiddleware())
     if limiter is not None:
         session.middleware(RateLimitMiddleware(limiter))
@@ -219,6 +221,8 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher.update.outer_middleware(
         FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
     )
+    # a try that failed before anything was done is tried again (bot/telegram/poison.py)
+    dispatcher.update.outer_middleware(Attempts())
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db, storage))
     dispatcher.update.outer_middleware(state_middleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(PersonMiddleware())

@@ -14,8 +14,11 @@ ever, and nobody else would be answered. Such an update becomes a *dead letter*:
 * the person, when the update came from a private chat, is told once in a while
   (:data:`NOTICE_EVERY_S`) that their message could not be read (``bot.unreadable``).
 
-An update whose handling fails is the error boundary's (:mod:`bot.telegram.handlers.errors`):
-it records a dead letter of stage ``handle`` with the update's "handled" mark.
+An update whose handling fails is tried again (:class:`Attempts`, up to :data:`ATTEMPTS` times,
+a short pause between) as long as nothing of it is done: nothing committed, nothing sent. A
+failure that stays, or one after something was done, goes to the error boundary
+(:mod:`bot.telegram.handlers.errors`), which records a dead letter of stage ``handle`` (with the
+tries) together with the update's "handled" mark, and tells the person.
 
 Nothing from a raw Bot API answer reaches the log: aiogram's ``ClientDecodeError`` and
 pydantic's ``ValidationError`` quote what they could not read (other people's names and
@@ -25,17 +28,22 @@ whose messages hold ids and field names only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 import orjson
-from aiogram import Bot, Dispatcher
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Update
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import TelegramObject, Update
 from pydantic import ValidationError
 
 from bot.app import App
@@ -51,6 +59,12 @@ NOTICE_EVERY_S: Final = 60.0
 MAX_NOTICED: Final = 10_000
 #: field paths named in a validation error's description
 MAX_PATHS: Final = 3
+#: times an update's handling is tried before it is set aside
+ATTEMPTS: Final = 3
+#: pauses between tries (seconds)
+RETRY_PAUSES_S: Final = (0.1, 0.5)
+#: handler data: how often the update was tried (read by the error boundary)
+TRIES: Final = "update_tries"
 
 
 class UnreadableAnswerError(Exception):
@@ -261,3 +275,75 @@ class DeadLetters:
                 chat_id,
                 type(exc).__name__,
             )
+
+
+# -- trying again ---------------------------------------------------------------------------
+
+#: Bot API calls made by the current try (None outside a try)
+_CALLS: ContextVar[list[int] | None] = ContextVar("urapolku_try_calls", default=None)
+
+
+class CountCalls(BaseRequestMiddleware):
+    """Counts the Bot API calls of the current try of an update (:class:`Attempts`); answering
+    the pressed button does not count (answering it again is harmless)."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        calls = _CALLS.get()
+        if calls is not None and not isinstance(method, AnswerCallbackQuery):
+            calls[0] += 1
+        return await make_request(bot, method)
+
+
+class Attempts(BaseMiddleware):
+    """An outer update middleware, inside the chat's lock and flood control and outside the unit
+    of work: a try that failed before anything was done (nothing committed, no Bot API call
+    but answering the press) is tried again, up to ``attempts`` times. A transient failure (a
+    database that was busy a moment) then costs the person nothing; a lasting one reaches the
+    error boundary after the last try, with the tries in handler data (:data:`TRIES`).
+
+    The bot needs :class:`CountCalls` on its session to see the calls; without it, only the
+    commit is checked.
+    """
+
+    def __init__(
+        self, attempts: int = ATTEMPTS, pauses: tuple[float, ...] = RETRY_PAUSES_S
+    ) -> None:
+        self.attempts = attempts
+        self.pauses = pauses
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update) or self.attempts <= 1:
+            return await handler(event, data)
+        for tried in range(1, self.attempts + 1):
+            calls = [0]
+            token = _CALLS.set(calls)
+            attempt = dict(data)  # what inner middlewares add is not carried to the next try
+            try:
+                return await handler(event, attempt)
+            except Exception as exc:
+                unit = attempt.get("uow")
+                done = calls[0] > 0 or bool(getattr(unit, "marked", False))
+                if done or tried == self.attempts:
+                    data[TRIES] = tried
+                    raise
+                log.warning(
+                    "update %s failed (%s), try %d of %d; trying again",
+                    event.update_id,
+                    type(exc).__name__,
+                    tried,
+                    self.attempts,
+                )
+            finally:
+                _CALLS.reset(token)
+            await asyncio.sleep(self.pauses[min(tried, len(self.pauses)) - 1])
+        raise AssertionError("unreachable")  # pragma: no cover

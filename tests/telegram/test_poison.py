@@ -226,7 +226,7 @@ async def test_a_handler_failure_is_recorded_as_a_dead_letter_without_its_text(
     await person.send(f"{SECRET} kirjoitti")
     [update_id] = await _dead_update_ids(harness)
     [(stage, error, attempts)] = await letters(harness.app, update_id)
-    assert (stage, attempts) == ("handle", 1)
+    assert (stage, attempts) == ("handle", 3)  # tried three times (nothing was done)
     assert error.startswith("RuntimeError at ")
     assert SECRET not in error
 
@@ -234,3 +234,74 @@ async def test_a_handler_failure_is_recorded_as_a_dead_letter_without_its_text(
 async def _dead_update_ids(h: Harness) -> list[int | None]:
     async with h.app.db.read() as session:
         return list(await session.scalars(select(DeadLetter.update_id).order_by(DeadLetter.id)))
+
+
+async def test_a_failure_before_anything_was_done_is_tried_again_unnoticed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.telegram import conversation
+
+    person = await onboard(harness, 1001)
+    run = conversation.Conversation.run
+    failures = [OperationalError("UPDATE …", {}, Exception("database is locked"))]
+
+    async def busy_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await run(*args, **kwargs)
+
+    monkeypatch.setattr(conversation.Conversation, "run", busy_once)
+    with caplog.at_level(logging.WARNING):
+        calls = await person.send("/menu")
+    texts = [c.text for c in calls if isinstance(c, SendMessage)]
+    assert texts
+    assert harness.app.t("bot.error", "fi") not in texts
+    assert "failed (OperationalError), try 1 of 3; trying again" in caplog.text
+    assert await _dead_update_ids(harness) == []
+
+
+async def test_a_lasting_failure_is_tried_three_times_then_set_aside(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.telegram import conversation
+
+    person = await onboard(harness, 1001)
+    tries = []
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        tries.append(1)
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(conversation.Conversation, "run", broken)
+    calls = await person.send("/menu")
+    assert len(tries) == 3
+    assert [c.text for c in calls if isinstance(c, SendMessage)] == [
+        harness.app.t("bot.error", "fi")
+    ]
+    [update_id] = await _dead_update_ids(harness)
+    [(stage, _error, attempts)] = await letters(harness.app, update_id)
+    assert (stage, attempts) == ("handle", 3)
+
+
+async def test_a_failure_after_a_send_is_not_tried_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.telegram import conversation
+
+    person = await onboard(harness, 1001)
+    tries = []
+
+    async def sends_then_fails(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tries.append(1)
+        await harness.bot.send_message(1001, "jo lähetetty")
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(conversation.Conversation, "run", sends_then_fails)
+    calls = await person.send("/menu")
+    assert len(tries) == 1  # never sent twice
+    assert [c.text for c in calls if isinstance(c, SendMessage)] == [
+        "jo lähetetty",
+        harness.app.t("bot.error", "fi"),
+    ]

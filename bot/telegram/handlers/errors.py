@@ -69,11 +69,17 @@ def _chat_id(update: Update) -> int | None:
     return None
 
 
-async def on_error(event: ErrorEvent, bot: Bot, app: App, attempts: int = 1) -> bool:
-    """``attempts``: how often the update was tried (:class:`~bot.telegram.poison.Attempts`)."""
+async def on_error(event: ErrorEvent, bot: Bot, app: App, update_tries: int = 1) -> bool:
+    """``update_tries``: how often the update was tried (:class:`~bot.telegram.poison.Attempts`)."""
     update = event.update
     exc = event.exception
-    log.error("update %s failed: %s at %s", update.update_id, type(exc).__name__, where(exc))
+    log.error(
+        "update %s failed (try %d): %s at %s",
+        update.update_id,
+        update_tries,
+        type(exc).__name__,
+        where(exc),
+    )
     chat = _private_chat(update)
     try:
         async with app.db.transaction() as session:
@@ -83,7 +89,7 @@ async def on_error(event: ErrorEvent, bot: Bot, app: App, attempts: int = 1) -> 
                 chat_id=_chat_id(update),
                 stage=HANDLE,
                 error=f"{type(exc).__name__} at {where(exc, frames=1)}",
-                attempts=attempts,
+                attempts=update_tries,
                 now=app.clock(),
             )
             language: str = app.settings.default_language
