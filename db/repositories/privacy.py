@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import (
     Answer,
     ConversationStateRow,
+    DeadLetter,
     EventDismissal,
     EventLink,
     EventNotice,
@@ -291,6 +292,10 @@ class PrivacyRepository:
             await session.execute(
                 delete(ConversationStateRow).where(ConversationStateRow.subject == telegram_id)
             )
+        )
+        # updates set aside keep their count, not the chat they came from
+        await session.execute(
+            update(DeadLetter).where(DeadLetter.chat_id == telegram_id).values(chat_id=None)
         )
         await self._other_references(person_id)
         persons = rowcount(await session.execute(delete(Person).where(Person.id == person_id)))

@@ -33,6 +33,7 @@ from db.models import Base, Person
 from db.repositories import (
     AnswerRepository,
     CoachRepository,
+    DeadLetterRepository,
     PersonRepository,
     StatsRepository,
 )
@@ -124,6 +125,8 @@ async def seed_everything(h: Harness) -> ChatClient:
     info = await person_row(h)
     async with h.app.db.transaction() as session:
         await AnswerRepository(session).save(info.id, "career_plan", "free_text", FREE_TEXT)
+        # an update of theirs the bot could not read (ids and the error only)
+        await DeadLetterRepository(session).record(9999, chat_id=TG, stage="decode", error="x")
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
     await person.click("◀ Takaisin")
@@ -218,6 +221,7 @@ async def test_delete_everything_leaves_nothing_that_points_at_the_person(h: Har
         "relay_messages.text (orm)",
         "outbox.telegram_chat_id",
         "conversation_states.key",
+        "dead_letters.chat_id",
     ):
         assert where in before, (where, before)
     # ... and in the coaches' group: the card (name, details, phone) and the relayed message
