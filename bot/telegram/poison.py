@@ -47,6 +47,7 @@ from aiogram.types import TelegramObject, Update
 from pydantic import ValidationError
 
 from bot.app import App
+from bot.telegram.callbacks import BIG_RANGE
 from db.repositories import DECODE, DeadLetterRepository, PersonRepository
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,10 @@ def _dig(raw: Any, *path: str) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An integer the database can store (BIGINT), or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if BIG_RANGE[0] <= value <= BIG_RANGE[1] else None
 
 
 def read_update(raw: dict[str, Any] | Update, bot: Bot) -> Update | UnreadableUpdate:

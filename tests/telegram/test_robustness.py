@@ -27,6 +27,7 @@ from bot.telegram.limits.local import (
     RateLimitMiddleware,
 )
 from bot.telegram.offline import OfflineSession
+from bot.telegram.poison import RETRY_PAUSES_S
 from bot.telegram.render import Delivery
 from db.models import Answer, Person, ProcessedUpdate
 from db.repositories import AnswerRepository, PersonRepository, StateRepository
@@ -292,8 +293,9 @@ async def test_sends_from_handlers_and_the_error_boundary_wait_for_their_slot(
     sends = [c.chat_id for c in h.session.calls if isinstance(c, SENDS)]
     assert acquired == sends
     assert len(sends) == 7
-    # the clock stands still: a burst of 5 for the chat, then one a second
-    assert waits == [1.0, 2.0]
+    # the clock stands still: a burst of 5 for the chat, then one a second; between them the
+    # pauses of the failing turn's tries (nothing was done yet, so it was tried again)
+    assert waits == [1.0, *RETRY_PAUSES_S, 2.0]
     assert h.session.calls_of(SendMessage)[-1].text == "ERROR-fi"
 
 
