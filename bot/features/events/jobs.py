@@ -136,7 +136,18 @@ async def find_moved(app: App, bot: Bot) -> int:
     now = app.clock()
     async with app.db.read() as session:
         upcoming = await EventRepository(session).upcoming_without_notice(now, MOVED)
-    stranded = [s for s in upcoming if _date_gone(catalogue.get(s.item_id), s.starts_at)]
+    stranded = []
+    for signup in upcoming:
+        try:
+            if _date_gone(catalogue.get(signup.item_id), signup.starts_at):
+                stranded.append(signup)
+        except Exception as exc:  # one odd item or date: the others are still checked
+            log.error(
+                "sign-up %s could not be checked against the catalogue: %s at %s",
+                signup.id,
+                type(exc).__name__,
+                where(exc),
+            )
     if not stranded:
         return 0
     async with app.db.transaction() as session:
