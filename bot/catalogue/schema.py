@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from .calendar import is_public_holiday
 from .tags import (
     AGE_GROUPS,
     KIND_FORMS,
@@ -372,6 +373,66 @@ class Schedule(_Model):
         return self
 
 
+class Break(_Model):
+    """A pause, e.g. a summer break: no occurrence from ``from`` to ``until`` (both included).
+
+    In an item (``breaks:``) it pauses that item. In a catalogue file (the top-level
+    ``breaks:``) it pauses every item of the catalogue, or only the ``series`` and ``items`` it
+    names (see :class:`CatalogueBreak`).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
+
+    from_: Day = Field(alias="from")
+    until: Day
+    #: for editors: what the break is ("kesätauko")
+    name: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def _order(self) -> Break:
+        if self.until < self.from_:
+            raise ValueError("'until' is before 'from'")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.from_ <= day <= self.until
+
+
+class CatalogueBreak(Break):
+    """A break for the whole catalogue, or only for the ``series`` and ``items`` it names."""
+
+    series: tuple[Annotated[str, Field(pattern=SLUG)], ...] = ()
+    items: tuple[Annotated[str, Field(pattern=ITEM_ID)], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("series", "items"):
+                if key in data:
+                    data[key] = _one_or_many(data[key])
+        return data
+
+    def applies_to(self, item: Item) -> bool:
+        if not self.series and not self.items:
+            return True
+        return item.id in self.items or (item.series is not None and item.series in self.series)
+
+    def as_break(self) -> Break:
+        return Break(from_=self.from_, until=self.until, name=self.name)
+
+
+class Confirmation(_Model):
+    """Who checked an item's facts (dates, place, capacity, price) with the organiser, and
+    when. An item without one is shown as "to be confirmed"."""
+
+    by: str = Field(min_length=2, max_length=120)
+    on: Day
+
+
 class Signup(_Model):
     """How people sign up: in the bot, on a web page (``url``), or not at all."""
 
@@ -410,12 +471,28 @@ class Item(_Model):
     #: seats in all; None = no limit
     capacity: int | None = Field(default=None, ge=1)
     signup: Signup = Signup()
+    #: True: it also happens on Finnish public holidays (skipped by default)
+    on_holidays: bool = False
+    #: pauses of this item (a summer break); catalogue-wide breaks are added when loading
+    breaks: tuple[Break, ...] = ()
+    #: who confirmed the facts with the organiser, and when; None = to be confirmed
+    confirmed: Confirmation | None = None
 
     @model_validator(mode="after")
     def _where(self) -> Item:
         if not self.municipalities and not self.online:
             raise ValueError("say where it is: 'municipalities: [...]', 'online: true', or both")
         return self
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed is not None
+
+    def is_closed(self, day: date) -> bool:
+        """No occurrence on ``day``: a public holiday (unless ``on_holidays``) or a break."""
+        if not self.on_holidays and is_public_holiday(day):
+            return True
+        return any(pause.covers(day) for pause in self.breaks)
 
     @property
     def forms(self) -> frozenset[Form]:
@@ -440,6 +517,8 @@ ITEM_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "audience": tuple(Audience.model_fields),
     "schedule": tuple(Schedule.model_fields),
     "signup": tuple(Signup.model_fields),
+    "confirmed": tuple(Confirmation.model_fields),
+    "breaks": ("from", "until", "name"),
     "range": tuple(DateRange.model_fields),
     "weekly": ("weekday", "time", "from", "until", "except"),
 }
@@ -469,6 +548,8 @@ class Catalogue:
 
     items: tuple[Item, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict)
+    #: catalogue files' top-level ``breaks`` (already applied to the items they cover)
+    breaks: tuple[CatalogueBreak, ...] = ()
     _by_id: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

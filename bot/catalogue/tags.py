@@ -190,6 +190,7 @@ NAME_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 #: Single texts that are not names of a vocabulary value.
 OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.online",  # "Online" as a place
+    "catalogue.unconfirmed",  # "To be confirmed – ask a coach": an item without 'confirmed'
     "catalogue.audience.everyone",
     "catalogue.audience.international_students",
     "catalogue.audience.long_term_unemployed",

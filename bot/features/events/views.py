@@ -150,6 +150,8 @@ def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int 
         places = places_text(free, t)
         if places:
             lines.append(places)
+    if not entry.item.is_confirmed:
+        lines.append(t("catalogue.unconfirmed"))
     reasons = render_reasons(entry.reasons, lookup(t))
     if reasons:
         lines.append(reasons)
@@ -189,6 +191,8 @@ def card_text(
         item.summary.get(language),
         "",
     ]
+    if not item.is_confirmed:
+        lines += [t("catalogue.unconfirmed"), ""]
     if occurrence is None:
         lines.append(t("events.card.no_dates"))
     else:
