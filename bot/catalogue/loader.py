@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -645,6 +646,17 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                 code="place",
             )
         )
+    if item.signup.url is not None and _is_home_page(item.signup.url):
+        problems.append(
+            doc.problem(
+                ("signup", "url"),
+                f"{item.signup.url} is a home page, not a page where people sign up",
+                hint="link the sign-up page itself, or use the bot's own sign-up: "
+                "'signup: {mode: bot}'",
+                severity=Severity.WARNING,
+                code="signup",
+            )
+        )
     if item.online and item.signup.url is None and (item.contact is None or not item.contact.url):
         problems.append(
             doc.problem(
@@ -687,6 +699,12 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _is_home_page(url: str) -> bool:
+    """``https://www.luksia.fi`` or ``…/``: a site's front page, with no path or query."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query and not parts.fragment
 
 
 def _calendar_problems(doc: YamlDocument, item: Item) -> list[Problem]:

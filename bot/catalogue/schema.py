@@ -243,7 +243,8 @@ class Place(_Model):
     name: Name
     address: str | None = Field(default=None, max_length=120)
     postcode: str | None = Field(default=None, pattern=POSTCODE)
-    city: str | None = Field(default=None, max_length=60)
+    #: a plain string, or {fi: Tammisaari, sv: Ekenäs} where the town's name differs by language
+    city: Name | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -389,15 +390,24 @@ class Break(_Model):
     until: Day
     #: for editors: what the break is ("kesätauko")
     name: str | None = Field(default=None, max_length=80)
+    #: True: the same days every year (the year of ``from`` and ``until`` does not matter)
+    yearly: bool = False
 
     @model_validator(mode="after")
     def _order(self) -> Break:
-        if self.until < self.from_:
+        if self.until < self.from_ and not self.yearly:
             raise ValueError("'until' is before 'from'")
         return self
 
     def covers(self, day: date) -> bool:
-        return self.from_ <= day <= self.until
+        if not self.yearly:
+            return self.from_ <= day <= self.until
+        first = (self.from_.month, self.from_.day)
+        last = (self.until.month, self.until.day)
+        today = (day.month, day.day)
+        if first <= last:
+            return first <= today <= last
+        return today >= first or today <= last  # over the new year
 
 
 class CatalogueBreak(Break):
@@ -422,7 +432,7 @@ class CatalogueBreak(Break):
         return item.id in self.items or (item.series is not None and item.series in self.series)
 
     def as_break(self) -> Break:
-        return Break(from_=self.from_, until=self.until, name=self.name)
+        return Break(from_=self.from_, until=self.until, name=self.name, yearly=self.yearly)
 
 
 class Confirmation(_Model):
@@ -518,7 +528,7 @@ ITEM_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "schedule": tuple(Schedule.model_fields),
     "signup": tuple(Signup.model_fields),
     "confirmed": tuple(Confirmation.model_fields),
-    "breaks": ("from", "until", "name"),
+    "breaks": ("from", "until", "name", "yearly"),
     "range": tuple(DateRange.model_fields),
     "weekly": ("weekday", "time", "from", "until", "except"),
 }

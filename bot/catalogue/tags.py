@@ -190,7 +190,8 @@ NAME_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 #: Single texts that are not names of a vocabulary value.
 OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.online",  # "Online" as a place
-    "catalogue.unconfirmed",  # "To be confirmed – ask a coach": an item without 'confirmed'
+    "catalogue.unconfirmed",
+    "catalogue.address_unconfirmed",  # in place of a street address nobody has given yet  # "To be confirmed – ask a coach": an item without 'confirmed'
     "catalogue.audience.everyone",
     "catalogue.audience.international_students",
     "catalogue.audience.long_term_unemployed",

@@ -45,17 +45,20 @@ def occurrence_at(item: Item, start: datetime) -> Occurrence | None:
     return found if found is not None and found.start == start else None
 
 
-def _town(place: Place) -> str:
-    """ "08100 Lohja" (what of it is known)."""
-    return " ".join(p for p in (place.postcode, place.city) if p)
+def _town(place: Place, language: str) -> str:
+    """ "08100 Lohja" (what of it is known), the town's name in ``language``."""
+    city = place.city.get(language) if place.city is not None else None
+    return " ".join(p for p in (place.postcode, city) if p)
 
 
 def place_text(item: Item, language: str, t: Texts) -> str:
-    """ "Luksia, Toivonkatu 4, 08100 Lohja"; the municipalities when there is no place;
-    "Online" for an item held only online."""
+    """ "Luksia, Toivonkatu 4, 08100 Lohja"; "(address to be confirmed)" when the place has no
+    address; the municipalities when there is no place; "Online" for an item held only
+    online."""
     place = item.place
     if place is not None:
-        parts = (place.name.get(language), place.address, _town(place))
+        address = place.address or t("catalogue.address_unconfirmed")
+        parts = (place.name.get(language), address, _town(place, language))
         return ", ".join(p for p in parts if p)
     if item.municipalities:
         return ", ".join(t(text_key("municipality", m)) for m in item.municipalities)
@@ -67,7 +70,7 @@ def map_url(place: Place, language: str) -> str | None:
     if place.lat is not None and place.lon is not None:
         lat, lon = f"{place.lat:.5f}", f"{place.lon:.5f}"
         return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}"
-    parts = [p for p in (place.address, _town(place)) if p] or [place.name.get(language)]
+    parts = [p for p in (place.address, _town(place, language)) if p] or [place.name.get(language)]
     query = ", ".join([*parts, "Finland"])
     return f"https://www.openstreetmap.org/search?query={quote_plus(query)}"
 
