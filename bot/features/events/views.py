@@ -52,14 +52,14 @@ def _town(place: Place, language: str) -> str:
 
 
 def place_text(item: Item, language: str, t: Texts) -> str:
-    """ "Luksia, Toivonkatu 4, 08100 Lohja"; "(address to be confirmed)" when the place has no
-    address; the municipalities when there is no place; "Online" for an item held only
+    """ "Luksia, Toivonkatu 4, 08100 Lohja"; "Hanko Library, Hanko (address to be confirmed)"
+    when the place has no street address; the municipalities when there is no place; "Online" for an item held only
     online."""
     place = item.place
     if place is not None:
-        address = place.address or t("catalogue.address_unconfirmed")
-        parts = (place.name.get(language), address, _town(place, language))
-        return ", ".join(p for p in parts if p)
+        parts = (place.name.get(language), place.address, _town(place, language))
+        text = ", ".join(p for p in parts if p)
+        return text if place.address else f"{text} {t('catalogue.address_unconfirmed')}"
     if item.municipalities:
         return ", ".join(t(text_key("municipality", m)) for m in item.municipalities)
     return t("catalogue.online")
@@ -143,6 +143,8 @@ def heading(view: View, t: Texts) -> str:
 def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int | None) -> str:
     """One line of a list; ``free``: seats free at its occurrence (None: no limit)."""
     lines = [f"{number}. {entry.item.title.get(language)}", when(entry.occurrence, t)]
+    if not entry.item.is_confirmed:
+        lines.append(t("catalogue.unconfirmed"))
     if entry.signup is not None:
         lines.append(
             t("events.list.waiting", position=entry.position)
@@ -153,8 +155,6 @@ def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int 
         places = places_text(free, t)
         if places:
             lines.append(places)
-    if not entry.item.is_confirmed:
-        lines.append(t("catalogue.unconfirmed"))
     reasons = render_reasons(entry.reasons, lookup(t))
     if reasons:
         lines.append(reasons)
