@@ -194,6 +194,7 @@ def collect_catalogue(
     catalogue = Catalogue(
         tuple(_with_breaks(item, breaks) for item in items), sources, tuple(breaks)
     )
+    problems += _closed_runs(catalogue)
     if known_text_keys is not None:
         problems += check_text_keys(known_text_keys)
     if now is not None:
@@ -409,6 +410,28 @@ def _with_breaks(item: Item, breaks: Sequence[CatalogueBreak]) -> Item:
     """``item`` with the catalogue's breaks that cover it added to its own."""
     extra = tuple(b.as_break() for b in breaks if b.applies_to(item))
     return item.model_copy(update={"breaks": item.breaks + extra}) if extra else item
+
+
+def _closed_runs(catalogue: Catalogue) -> list[Problem]:
+    """Course runs none of whose days are left once holidays and breaks are taken out."""
+    problems: list[Problem] = []
+    for item in catalogue:
+        for run in item.schedule.range or ():
+            if range_days(run) and not meeting_days(item, run):
+                source = catalogue.sources.get(item.id, Source("?", None))
+                problems.append(
+                    Problem(
+                        source.file,
+                        source.line,
+                        None,
+                        f"every meeting day of the run of '{item.id}' from "
+                        f"{run.start.isoformat()} is a public holiday or in a break",
+                        "move the run, or shorten the break",
+                        Severity.WARNING,
+                        "schedule",
+                    )
+                )
+    return problems
 
 
 def _unknown_break_targets(
@@ -673,15 +696,6 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                 doc.problem(
                     ("schedule", "range", i, "days"),
                     "this course run has no meeting days between 'start' and 'end'",
-                )
-            )
-        elif not meeting_days(item, run):
-            problems.append(
-                doc.problem(
-                    ("schedule", "range", i),
-                    "every meeting day of this course run is a public holiday or in a break",
-                    severity=Severity.WARNING,
-                    code="schedule",
                 )
             )
     problems += _calendar_problems(doc, item)
