@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote_plus
 
@@ -21,7 +21,7 @@ from bot.catalogue.schedule import (
     render_schedule,
 )
 from bot.catalogue.schema import Item, Place
-from bot.catalogue.tags import text_key
+from bot.catalogue.tags import WEEKDAYS, text_key
 from db.repositories import SignupInfo
 
 from . import callbacks as cb
@@ -90,6 +90,17 @@ def audience_text(item: Item, t: Texts) -> str:
 
 def languages_text(item: Item, t: Texts) -> str:
     return ", ".join(t(text_key("language", lang)) for lang in item.languages)
+
+
+def _short_date(day: date, t: Texts) -> str:
+    return t(
+        "catalogue.when.short_date",
+        weekday=t(text_key("weekday", WEEKDAYS[day.weekday()])),
+        day=day.day,
+        month=day.month,
+        month_name=t(text_key("month", str(day.month))),
+        year=day.year,
+    )
 
 
 def lookup(t: Texts) -> Callable[[str, Any], str]:
@@ -194,7 +205,7 @@ def card_text(
         item.summary.get(language),
         "",
     ]
-    if not item.is_confirmed:
+    if item.confirmed is None:
         lines += [t("catalogue.unconfirmed"), ""]
     if occurrence is None:
         lines.append(t("events.card.no_dates"))
@@ -214,6 +225,8 @@ def card_text(
         lines.append(t("events.card.online"))
     lines.append(t("events.card.for_whom", audience=audience_text(item, t)))
     lines.append(t("events.card.languages", languages=languages_text(item, t)))
+    if item.confirmed is not None:
+        lines.append(t("catalogue.confirmed", date=_short_date(item.confirmed.on, t)))
     places = places_text(free, t)
     if item.signup.mode == "none":
         places = t("catalogue.signup.none")

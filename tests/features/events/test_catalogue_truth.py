@@ -82,6 +82,10 @@ async def test_a_confirmed_item_has_no_such_line(tmp_path: Path) -> None:
         calls = await person.send("/start ev_duuniexpo-karkkila")
         [card] = sent(calls)
         assert "vahvistamatta – kysy valmentajalta" not in card.text
+        assert card.text.endswith(
+            "🗣 suomi\n✔ Tiedot tarkistettu järjestäjältä 4.1.2027\n"
+            "🎟 Ei ilmoittautumista, tule paikalle"
+        )
         # a card of another file is still marked
         calls = await person.send("/start ev_ohjaamo-rovaniemi")
         [other] = sent(calls)
