@@ -17,6 +17,9 @@ One item of ``content/catalogue/*.yaml`` (see ``docs/CATALOGUE.md`` for the edit
       duration_minutes: 240
       capacity: 12
       signup: {mode: bot}
+      confirmed: {by: Matti Editor, on: 2027-01-04}   # optional: None = "to be confirmed"
+      on_holidays: false                                # optional: skipped on public holidays
+      breaks: [{from: 2027-06-28, until: 2027-08-08}]   # optional pauses
 
 Times are local Finnish time (Europe/Helsinki); the models turn every date and time into an
 aware ``datetime`` so that nothing downstream has to guess a time zone. Editors' habits are
