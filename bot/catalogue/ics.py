@@ -100,7 +100,8 @@ def _location(item: Item, lang: str) -> str | None:
     place = item.place
     if place is None:
         return None
-    town = " ".join(p for p in (place.postcode, place.city) if p)
+    city = place.city.get(lang) if place.city is not None else None
+    town = " ".join(p for p in (place.postcode, city) if p)
     return ", ".join(p for p in (place.name.get(lang), place.address, town) if p)
 
 

@@ -15,6 +15,11 @@ Entry points:
 * :func:`check_catalogue` — the hook ``bot.content.snapshot`` calls: problems including text-key and
   "everything is past" lint, and the catalogue only when there are no errors.
 * :func:`lint_catalogue` — warnings that depend on the date (items whose dates are all past).
+
+A file may also carry, next to ``items``, a ``confirmed: {by, on}`` for all its items (an
+item's own ``confirmed`` wins) and ``breaks:`` (summer breaks) for the whole catalogue or for
+the series and items they name; a file may hold only ``breaks``. Items nobody has confirmed
+are listed as a note, one per file.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from __future__ import annotations
 import string
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -39,8 +45,17 @@ from bot.content.source import (
     suggest,
 )
 
-from .schedule import is_past, range_days
-from .schema import HELSINKI, ITEM_FIELDS, Catalogue, Item, Source
+from .calendar import describe_time_problem, holiday_name, local_time_problem
+from .schedule import is_past, meeting_days, range_days
+from .schema import (
+    HELSINKI,
+    ITEM_FIELDS,
+    Catalogue,
+    CatalogueBreak,
+    Confirmation,
+    Item,
+    Source,
+)
 from .tags import (
     AGE_GROUPS,
     FIELDS,
@@ -62,7 +77,9 @@ _FORMATTER: Final = string.Formatter()
 FORMAT_VERSION: Final = 1
 #: How :func:`problems_from_validation_error` names an error that belongs to no field.
 _ITEM_LEVEL: Final = "'value': "
-FILE_FIELDS: Final = ("version", "items")
+FILE_FIELDS: Final = ("version", "items", "confirmed", "breaks")
+#: How far ahead a weekly rule without ``until`` is checked for times the clock skips.
+_DST_LOOKAHEAD_DAYS: Final = 400
 
 #: Weekday spellings editors are likely to use (Finnish, Swedish, English), for the hint only.
 _WEEKDAY_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -110,6 +127,7 @@ _LISTS: Final[tuple[tuple[str, ...], ...]] = (
     ("schedule", "weekly", "*", "weekday"),
     ("schedule", "weekly", "*", "except"),
     ("schedule", "range", "*", "days"),
+    ("breaks",),
 )
 
 
@@ -152,6 +170,7 @@ def collect_catalogue(
     problems: list[Problem] = []
     items: list[Item] = []
     sources: dict[str, Source] = {}
+    breaks: list[CatalogueBreak] = []
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
     if not files:
         problems.append(
@@ -170,8 +189,12 @@ def collect_catalogue(
         except ContentError as exc:
             problems += exc.problems
             continue
-        problems += _load_file(doc, items, sources)
-    catalogue = Catalogue(tuple(items), sources)
+        problems += _load_file(doc, items, sources, breaks)
+    problems += _unknown_break_targets(breaks, items)
+    catalogue = Catalogue(
+        tuple(_with_breaks(item, breaks) for item in items), sources, tuple(breaks)
+    )
+    problems += _closed_runs(catalogue)
     if known_text_keys is not None:
         problems += check_text_keys(known_text_keys)
     if now is not None:
@@ -287,7 +310,12 @@ def _placeholder_problems(lang: str, table: Mapping[str, Any], where: str) -> li
 # --- one file ---------------------------------------------------------------------------------
 
 
-def _load_file(doc: YamlDocument, items: list[Item], sources: dict[str, Source]) -> list[Problem]:
+def _load_file(
+    doc: YamlDocument,
+    items: list[Item],
+    sources: dict[str, Source],
+    breaks: list[CatalogueBreak],
+) -> list[Problem]:
     data = doc.data
     if not isinstance(data, dict):
         return [doc.problem((), "a catalogue file must start with 'version: 1' and 'items:'")]
@@ -309,9 +337,15 @@ def _load_file(doc: YamlDocument, items: list[Item], sources: dict[str, Source])
                 hint="the file starts with the line 'version: 1'",
             )
         )
+    confirmed = _file_model(doc, "confirmed", Confirmation, problems)
+    for index, raw in enumerate(_as_list(data.get("breaks"))):
+        found = _file_model(doc, ("breaks", index), CatalogueBreak, problems, raw)
+        if found is not None:
+            breaks.append(found)
     raw_items = data.get("items")
     if raw_items is None:
-        problems.append(doc.problem((), "the file has no 'items:' list"))
+        if "breaks" not in data:
+            problems.append(doc.problem((), "the file has no 'items:' list"))
         return problems
     if not isinstance(raw_items, list):
         problems.append(doc.problem(("items",), "'items' must be a list (lines starting '- ')"))
@@ -320,8 +354,108 @@ def _load_file(doc: YamlDocument, items: list[Item], sources: dict[str, Source])
         problems.append(
             doc.problem(("items",), "'items' is empty", severity=Severity.WARNING, code="empty")
         )
+    first = len(items)
     for index, raw in enumerate(raw_items):
-        problems += _load_item(doc, index, raw, items, sources)
+        problems += _load_item(doc, index, raw, items, sources, confirmed)
+    unconfirmed = [item.id for item in items[first:] if not item.is_confirmed]
+    if unconfirmed:
+        problems.append(
+            Problem(
+                doc.name,
+                None,
+                None,
+                f"{len(unconfirmed)} item(s) not confirmed with their organiser, shown to "
+                f"people as 'to be confirmed': {', '.join(unconfirmed)}",
+                "when you have checked an item's dates, place and details with the organiser, "
+                "add 'confirmed: {by: <your name>, on: <date>}' to it (or to the file)",
+                Severity.INFO,
+                "unconfirmed",
+            )
+        )
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _file_model(
+    doc: YamlDocument,
+    where: str | tuple[str | int, ...],
+    model: Any,
+    problems: list[Problem],
+    raw: Any = None,
+) -> Any:
+    """A file-level block (``confirmed``, one of ``breaks``) validated, or None."""
+    loc: Loc = (where,) if isinstance(where, str) else where
+    if raw is None:
+        raw = doc.data.get(where) if isinstance(where, str) else None
+        if raw is None:
+            return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        fields = (
+            ["from", "until", "name", "series", "items"] if loc[0] == "breaks" else ["by", "on"]
+        )
+        problems.extend(
+            problems_from_validation_error(doc, exc, base_loc=loc, known_fields={(): fields})
+        )
+        return None
+
+
+def _with_breaks(item: Item, breaks: Sequence[CatalogueBreak]) -> Item:
+    """``item`` with the catalogue's breaks that cover it added to its own."""
+    extra = tuple(b.as_break() for b in breaks if b.applies_to(item))
+    return item.model_copy(update={"breaks": item.breaks + extra}) if extra else item
+
+
+def _closed_runs(catalogue: Catalogue) -> list[Problem]:
+    """Course runs none of whose days are left once holidays and breaks are taken out."""
+    problems: list[Problem] = []
+    for item in catalogue:
+        for run in item.schedule.range or ():
+            if range_days(run) and not meeting_days(item, run):
+                source = catalogue.sources.get(item.id, Source("?", None))
+                problems.append(
+                    Problem(
+                        source.file,
+                        source.line,
+                        None,
+                        f"every meeting day of the run of '{item.id}' from "
+                        f"{run.start.isoformat()} is a public holiday or in a break",
+                        "move the run, or shorten the break",
+                        Severity.WARNING,
+                        "schedule",
+                    )
+                )
+    return problems
+
+
+def _unknown_break_targets(
+    breaks: Sequence[CatalogueBreak], items: Sequence[Item]
+) -> list[Problem]:
+    ids = {item.id for item in items}
+    series = {item.series for item in items if item.series}
+    problems: list[Problem] = []
+    for pause in breaks:
+        unknown = [f"series '{s}'" for s in pause.series if s not in series]
+        unknown += [f"item '{i}'" for i in pause.items if i not in ids]
+        if unknown:
+            problems.append(
+                Problem(
+                    "content/catalogue",
+                    None,
+                    None,
+                    f"the break from {pause.from_.isoformat()} names an unknown "
+                    + ", ".join(unknown),
+                    "check the spelling of the series and item ids",
+                    Severity.WARNING,
+                    "break",
+                )
+            )
     return problems
 
 
@@ -331,6 +465,7 @@ def _load_item(
     raw: Any,
     items: list[Item],
     sources: dict[str, Source],
+    confirmed: Confirmation | None = None,
 ) -> list[Problem]:
     if not isinstance(raw, dict):
         return [doc.problem(("items", index), "an item must be a block of 'key: value' lines")]
@@ -371,6 +506,8 @@ def _load_item(
     if any(p.severity is Severity.ERROR for p in problems):
         return problems
     sources[item.id] = Source(doc.name, line)
+    if item.confirmed is None and confirmed is not None:
+        item = item.model_copy(update={"confirmed": confirmed})
     items.append(item)
     return problems
 
@@ -481,8 +618,12 @@ def _known_fields(data: dict[str, Any]) -> dict[Loc, list[str]]:
     for block in ("title", "summary", "description", "organiser", "contact", "place"):
         known[(block,)] = list(ITEM_FIELDS[block])
     known[("place", "name")] = ["fi", "sv", "en"]
-    for block in ("audience", "schedule", "signup"):
+    for block in ("audience", "schedule", "signup", "confirmed"):
         known[(block,)] = list(ITEM_FIELDS[block])
+    breaks = data.get("breaks")
+    if isinstance(breaks, list):
+        for i in range(len(breaks)):
+            known[("breaks", i)] = list(ITEM_FIELDS["breaks"])
     schedule = data.get("schedule")
     if isinstance(schedule, dict):
         for name in ("range", "weekly"):
@@ -528,6 +669,17 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                 code="place",
             )
         )
+    if item.signup.url is not None and _is_home_page(item.signup.url):
+        problems.append(
+            doc.problem(
+                ("signup", "url"),
+                f"{item.signup.url} is a home page, not a page where people sign up",
+                hint="link the sign-up page itself, or use the bot's own sign-up: "
+                "'signup: {mode: bot}'",
+                severity=Severity.WARNING,
+                code="signup",
+            )
+        )
     if item.online and item.signup.url is None and (item.contact is None or not item.contact.url):
         problems.append(
             doc.problem(
@@ -546,6 +698,7 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                     "this course run has no meeting days between 'start' and 'end'",
                 )
             )
+    problems += _calendar_problems(doc, item)
     for i, rule in enumerate(item.schedule.weekly or ()):
         days = {WEEKDAYS.index(d) for d in rule.weekday}
         for k, skipped in enumerate(rule.except_):
@@ -559,4 +712,69 @@ def _item_warnings(doc: YamlDocument, item: Item) -> list[Problem]:
                         code="schedule",
                     )
                 )
+    return problems
+
+
+def _is_home_page(url: str) -> bool:
+    """``https://www.luksia.fi`` or ``…/``: a site's front page, with no path or query."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query and not parts.fragment
+
+
+def _calendar_problems(doc: YamlDocument, item: Item) -> list[Problem]:
+    """Local times the clock skips or shows twice (errors), one-off dates on a public holiday
+    (warnings: they are not shown unless the item says ``on_holidays: true``)."""
+    problems: list[Problem] = []
+    schedule = item.schedule
+    for i, start in enumerate(schedule.dates or ()):
+        day, clock = start.date(), start.timetz().replace(tzinfo=None)
+        if start.fold == 0 and (problem := local_time_problem(day, clock)) is not None:
+            problems.append(
+                doc.problem(
+                    ("schedule", "dates", i),
+                    describe_time_problem(problem, day, clock),
+                    hint="choose another time",
+                    code="time",
+                )
+            )
+        name = holiday_name(day)
+        if name is not None and not item.on_holidays:
+            problems.append(
+                doc.problem(
+                    ("schedule", "dates", i),
+                    f"{day.isoformat()} is a public holiday ({name}), so this date is not shown",
+                    hint="move it to another day, or write 'on_holidays: true' if it really "
+                    "is held on the holiday",
+                    severity=Severity.WARNING,
+                    code="holiday",
+                )
+            )
+    for i, run in enumerate(schedule.range or ()):
+        for day in range_days(run):
+            if (problem := local_time_problem(day, run.time)) is not None:
+                problems.append(
+                    doc.problem(
+                        ("schedule", "range", i, "time"),
+                        describe_time_problem(problem, day, run.time),
+                        hint="choose another time",
+                        code="time",
+                    )
+                )
+                break
+    for i, rule in enumerate(schedule.weekly or ()):
+        wanted = {WEEKDAYS.index(d) for d in rule.weekday}
+        last = rule.until or rule.from_ + timedelta(days=_DST_LOOKAHEAD_DAYS)
+        day = rule.from_
+        while day <= last:
+            if day.weekday() in wanted and (problem := local_time_problem(day, rule.time)):
+                problems.append(
+                    doc.problem(
+                        ("schedule", "weekly", i, "time"),
+                        describe_time_problem(problem, day, rule.time),
+                        hint="choose another time",
+                        code="time",
+                    )
+                )
+                break
+            day += timedelta(days=1)
     return problems

@@ -12,6 +12,11 @@ Three schedule shapes (see :class:`bot.catalogue.schema.Schedule`):
   ``session``/``sessions`` within its run. People join a run at its first meeting
   (:func:`next_joinable`), unless the run has ``open_entry``.
 * ``weekly`` — standing services; never stale unless given an ``until``.
+
+No shape has an occurrence on a day the item is closed (:meth:`Item.is_closed`): a Finnish
+public holiday, unless the item says ``on_holidays: true``, or a day of one of its breaks
+(its own, or the catalogue's that cover it). A course run's sessions are numbered over the
+days it really meets.
 """
 
 from __future__ import annotations
@@ -71,33 +76,40 @@ def _first_on_or_after(day: date, weekday: int) -> date:
 
 
 def range_days(run: DateRange) -> list[date]:
-    """The meeting days of one course run."""
+    """The weekdays of one course run as written (holidays and breaks included)."""
     wanted = {_WEEKDAY_INDEX[d] for d in run.days}
     span = (run.end - run.start).days + 1
     days = (run.start + timedelta(days=n) for n in range(span))
     return [d for d in days if d.weekday() in wanted]
 
 
-def _dates(schedule: Schedule, minutes: int, after: datetime) -> Iterator[Occurrence]:
-    for start in sorted(schedule.dates or ()):
-        if start >= after:
-            yield Occurrence(start, _end(start, minutes))
+def meeting_days(item: Item, run: DateRange) -> list[date]:
+    """The days one course run of ``item`` really meets: without holidays and breaks."""
+    return [d for d in range_days(run) if not item.is_closed(d)]
 
 
-def _run(run: DateRange, minutes: int, after: datetime) -> Iterator[Occurrence]:
-    days = range_days(run)
+def _dates(item: Item, after: datetime) -> Iterator[Occurrence]:
+    for start in sorted(item.schedule.dates or ()):
+        if start >= after and not item.is_closed(start.astimezone(HELSINKI).date()):
+            yield Occurrence(start, _end(start, item.duration_minutes))
+
+
+def _run(item: Item, run: DateRange, after: datetime) -> Iterator[Occurrence]:
+    minutes = item.duration_minutes
+    days = meeting_days(item, run)
     for number, day in enumerate(days, start=1):
         start = local(day, run.time)
         if start >= after:
             yield Occurrence(start, _end(start, minutes), number, len(days))
 
 
-def _weekly_day(rule: Weekly, weekday: int, minutes: int, after: datetime) -> Iterator[Occurrence]:
+def _weekly_day(item: Item, rule: Weekly, weekday: int, after: datetime) -> Iterator[Occurrence]:
+    minutes = item.duration_minutes
     skip = set(rule.except_)
     day = _first_on_or_after(max(rule.from_, after.astimezone(HELSINKI).date()), weekday)
     week = timedelta(days=7)
     while rule.until is None or day <= rule.until:
-        if day not in skip:
+        if day not in skip and not item.is_closed(day):
             start = local(day, rule.time)
             if start >= after:
                 yield Occurrence(start, _end(start, minutes))
@@ -110,15 +122,15 @@ def iter_occurrences(item: Item, after: datetime) -> Iterator[Occurrence]:
     May be endless (a weekly rule without ``until``): take what you need with ``islice``.
     """
     after = _require_aware(after)
-    schedule, minutes = item.schedule, item.duration_minutes
+    schedule = item.schedule
     streams: list[Iterable[Occurrence]]
     if schedule.dates is not None:
-        return _dates(schedule, minutes, after)
+        return _dates(item, after)
     if schedule.range is not None:
-        streams = [_run(run, minutes, after) for run in schedule.range]
+        streams = [_run(item, run, after) for run in schedule.range]
     else:
         streams = [
-            _weekly_day(rule, _WEEKDAY_INDEX[day], minutes, after)
+            _weekly_day(item, rule, _WEEKDAY_INDEX[day], after)
             for rule in schedule.weekly or ()
             for day in dict.fromkeys(rule.weekday)
         ]
@@ -147,12 +159,12 @@ def next_joinable(item: Item, after: datetime) -> Occurrence | None:
         return next(iter_occurrences(item, after), None)
     best: Occurrence | None = None
     for run in schedule.range:
-        days = range_days(run)
+        days = meeting_days(item, run)
         if not days:
             continue
         if not run.open_entry and local(days[0], run.time) < after:
             continue  # meetings may still be ahead, but the one where people join is past
-        found = next(_run(run, item.duration_minutes, after), None)
+        found = next(_run(item, run, after), None)
         if found is not None and (best is None or found.start < best.start):
             best = found
     return best
@@ -165,7 +177,7 @@ def run_of(item: Item, occurrence: Occurrence) -> list[Occurrence]:
     for run in item.schedule.range or ():
         if run.start <= day <= run.end:
             first = local(run.start, time(0, 0))
-            return list(_run(run, item.duration_minutes, first))
+            return list(_run(item, run, first))
     return [occurrence]
 
 

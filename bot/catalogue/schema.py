@@ -17,6 +17,9 @@ One item of ``content/catalogue/*.yaml`` (see ``docs/CATALOGUE.md`` for the edit
       duration_minutes: 240
       capacity: 12
       signup: {mode: bot}
+      confirmed: {by: Matti Editor, on: 2027-01-04}   # optional: None = "to be confirmed"
+      on_holidays: false                                # optional: skipped on public holidays
+      breaks: [{from: 2027-06-28, until: 2027-08-08}]   # optional pauses
 
 Times are local Finnish time (Europe/Helsinki); the models turn every date and time into an
 aware ``datetime`` so that nothing downstream has to guess a time zone. Editors' habits are
@@ -43,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from .calendar import is_public_holiday
 from .tags import (
     AGE_GROUPS,
     KIND_FORMS,
@@ -242,7 +246,8 @@ class Place(_Model):
     name: Name
     address: str | None = Field(default=None, max_length=120)
     postcode: str | None = Field(default=None, pattern=POSTCODE)
-    city: str | None = Field(default=None, max_length=60)
+    #: a plain string, or {fi: Tammisaari, sv: Ekenäs} where the town's name differs by language
+    city: Name | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -372,6 +377,75 @@ class Schedule(_Model):
         return self
 
 
+class Break(_Model):
+    """A pause, e.g. a summer break: no occurrence from ``from`` to ``until`` (both included).
+
+    In an item (``breaks:``) it pauses that item. In a catalogue file (the top-level
+    ``breaks:``) it pauses every item of the catalogue, or only the ``series`` and ``items`` it
+    names (see :class:`CatalogueBreak`).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
+
+    from_: Day = Field(alias="from")
+    until: Day
+    #: for editors: what the break is ("kesätauko")
+    name: str | None = Field(default=None, max_length=80)
+    #: True: the same days every year (the year of ``from`` and ``until`` does not matter)
+    yearly: bool = False
+
+    @model_validator(mode="after")
+    def _order(self) -> Break:
+        if self.until < self.from_ and not self.yearly:
+            raise ValueError("'until' is before 'from'")
+        return self
+
+    def covers(self, day: date) -> bool:
+        if not self.yearly:
+            return self.from_ <= day <= self.until
+        first = (self.from_.month, self.from_.day)
+        last = (self.until.month, self.until.day)
+        today = (day.month, day.day)
+        if first <= last:
+            return first <= today <= last
+        return today >= first or today <= last  # over the new year
+
+
+class CatalogueBreak(Break):
+    """A break for the whole catalogue, or only for the ``series`` and ``items`` it names."""
+
+    series: tuple[Annotated[str, Field(pattern=SLUG)], ...] = ()
+    items: tuple[Annotated[str, Field(pattern=ITEM_ID)], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("series", "items"):
+                if key in data:
+                    data[key] = _one_or_many(data[key])
+        return data
+
+    def applies_to(self, item: Item) -> bool:
+        if not self.series and not self.items:
+            return True
+        return item.id in self.items or (item.series is not None and item.series in self.series)
+
+    def as_break(self) -> Break:
+        return Break(from_=self.from_, until=self.until, name=self.name, yearly=self.yearly)
+
+
+class Confirmation(_Model):
+    """Who checked an item's facts (dates, place, capacity, price) with the organiser, and
+    when. An item without one is shown as "to be confirmed"."""
+
+    by: str = Field(min_length=2, max_length=120)
+    on: Day
+
+
 class Signup(_Model):
     """How people sign up: in the bot, on a web page (``url``), or not at all."""
 
@@ -410,12 +484,28 @@ class Item(_Model):
     #: seats in all; None = no limit
     capacity: int | None = Field(default=None, ge=1)
     signup: Signup = Signup()
+    #: True: it also happens on Finnish public holidays (skipped by default)
+    on_holidays: bool = False
+    #: pauses of this item (a summer break); catalogue-wide breaks are added when loading
+    breaks: tuple[Break, ...] = ()
+    #: who confirmed the facts with the organiser, and when; None = to be confirmed
+    confirmed: Confirmation | None = None
 
     @model_validator(mode="after")
     def _where(self) -> Item:
         if not self.municipalities and not self.online:
             raise ValueError("say where it is: 'municipalities: [...]', 'online: true', or both")
         return self
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed is not None
+
+    def is_closed(self, day: date) -> bool:
+        """No occurrence on ``day``: a public holiday (unless ``on_holidays``) or a break."""
+        if not self.on_holidays and is_public_holiday(day):
+            return True
+        return any(pause.covers(day) for pause in self.breaks)
 
     @property
     def forms(self) -> frozenset[Form]:
@@ -440,6 +530,8 @@ ITEM_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "audience": tuple(Audience.model_fields),
     "schedule": tuple(Schedule.model_fields),
     "signup": tuple(Signup.model_fields),
+    "confirmed": tuple(Confirmation.model_fields),
+    "breaks": ("from", "until", "name", "yearly"),
     "range": tuple(DateRange.model_fields),
     "weekly": ("weekday", "time", "from", "until", "except"),
 }
@@ -469,6 +561,8 @@ class Catalogue:
 
     items: tuple[Item, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict)
+    #: catalogue files' top-level ``breaks`` (already applied to the items they cover)
+    breaks: tuple[CatalogueBreak, ...] = ()
     _by_id: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

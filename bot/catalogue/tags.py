@@ -190,6 +190,9 @@ NAME_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 #: Single texts that are not names of a vocabulary value.
 OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.online",  # "Online" as a place
+    "catalogue.unconfirmed",
+    "catalogue.address_unconfirmed",
+    "catalogue.confirmed",  # "Checked with the organiser on {date}": on the card  # in place of a street address nobody has given yet  # "To be confirmed – ask a coach": an item without 'confirmed'
     "catalogue.audience.everyone",
     "catalogue.audience.international_students",
     "catalogue.audience.long_term_unemployed",
@@ -214,6 +217,7 @@ OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
 _TEXT_PARAMS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         "catalogue.capacity.free": frozenset({"free"}),
+        "catalogue.confirmed": frozenset({"date"}),
         "catalogue.reason.one": frozenset({"first"}),
         "catalogue.reason.two": frozenset({"first", "second"}),
         "catalogue.reason.place": frozenset({"municipality", "municipality_in"}),

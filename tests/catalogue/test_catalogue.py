@@ -54,6 +54,7 @@ items:
       weekly: {weekday: tue, time: 10:00, from: 2027-01-05}
     duration_minutes: 240
     signup: {mode: bot}
+    confirmed: {by: Test Editor, on: 2026-11-30}
 """
 
 
@@ -65,8 +66,13 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 def problems_in(directory: Path) -> list[str]:
+    """Errors and warnings; notes (e.g. unconfirmed items) are tested on their own."""
     _, problems = collect_catalogue(directory)
-    return [str(p).replace(str(directory) + "/", "") for p in problems]
+    return [
+        str(p).replace(str(directory) + "/", "")
+        for p in problems
+        if p.severity is not Severity.INFO
+    ]
 
 
 def errors_in(directory: Path) -> list[str]:
@@ -441,7 +447,7 @@ def bundled() -> object:
 def test_bundled_catalogue_has_no_errors_and_no_warnings() -> None:
     texts, _ = load_texts_collecting(ROOT / "content" / "texts", "fi")
     catalogue, problems = check_catalogue(BUNDLED, texts, now=NOW)
-    assert [str(p) for p in problems] == []
+    assert [str(p) for p in problems if p.severity is not Severity.INFO] == []
     assert catalogue is not None
     assert len(catalogue) >= 30
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote_plus
 
@@ -21,7 +21,7 @@ from bot.catalogue.schedule import (
     render_schedule,
 )
 from bot.catalogue.schema import Item, Place
-from bot.catalogue.tags import text_key
+from bot.catalogue.tags import WEEKDAYS, text_key
 from db.repositories import SignupInfo
 
 from . import callbacks as cb
@@ -45,18 +45,21 @@ def occurrence_at(item: Item, start: datetime) -> Occurrence | None:
     return found if found is not None and found.start == start else None
 
 
-def _town(place: Place) -> str:
-    """ "08100 Lohja" (what of it is known)."""
-    return " ".join(p for p in (place.postcode, place.city) if p)
+def _town(place: Place, language: str) -> str:
+    """ "08100 Lohja" (what of it is known), the town's name in ``language``."""
+    city = place.city.get(language) if place.city is not None else None
+    return " ".join(p for p in (place.postcode, city) if p)
 
 
 def place_text(item: Item, language: str, t: Texts) -> str:
-    """ "Luksia, Toivonkatu 4, 08100 Lohja"; the municipalities when there is no place;
-    "Online" for an item held only online."""
+    """ "Luksia, Toivonkatu 4, 08100 Lohja"; "Hanko Library, Hanko (address to be confirmed)"
+    when the place has no street address; the municipalities when there is no place; "Online" for an item held only
+    online."""
     place = item.place
     if place is not None:
-        parts = (place.name.get(language), place.address, _town(place))
-        return ", ".join(p for p in parts if p)
+        parts = (place.name.get(language), place.address, _town(place, language))
+        text = ", ".join(p for p in parts if p)
+        return text if place.address else f"{text} {t('catalogue.address_unconfirmed')}"
     if item.municipalities:
         return ", ".join(t(text_key("municipality", m)) for m in item.municipalities)
     return t("catalogue.online")
@@ -67,7 +70,7 @@ def map_url(place: Place, language: str) -> str | None:
     if place.lat is not None and place.lon is not None:
         lat, lon = f"{place.lat:.5f}", f"{place.lon:.5f}"
         return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}"
-    parts = [p for p in (place.address, _town(place)) if p] or [place.name.get(language)]
+    parts = [p for p in (place.address, _town(place, language)) if p] or [place.name.get(language)]
     query = ", ".join([*parts, "Finland"])
     return f"https://www.openstreetmap.org/search?query={quote_plus(query)}"
 
@@ -87,6 +90,17 @@ def audience_text(item: Item, t: Texts) -> str:
 
 def languages_text(item: Item, t: Texts) -> str:
     return ", ".join(t(text_key("language", lang)) for lang in item.languages)
+
+
+def _short_date(day: date, t: Texts) -> str:
+    return t(
+        "catalogue.when.short_date",
+        weekday=t(text_key("weekday", WEEKDAYS[day.weekday()])),
+        day=day.day,
+        month=day.month,
+        month_name=t(text_key("month", str(day.month))),
+        year=day.year,
+    )
 
 
 def lookup(t: Texts) -> Callable[[str, Any], str]:
@@ -140,6 +154,8 @@ def heading(view: View, t: Texts) -> str:
 def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int | None) -> str:
     """One line of a list; ``free``: seats free at its occurrence (None: no limit)."""
     lines = [f"{number}. {entry.item.title.get(language)}", when(entry.occurrence, t)]
+    if not entry.item.is_confirmed:
+        lines.append(t("catalogue.unconfirmed"))
     if entry.signup is not None:
         lines.append(
             t("events.list.waiting", position=entry.position)
@@ -189,6 +205,8 @@ def card_text(
         item.summary.get(language),
         "",
     ]
+    if item.confirmed is None:
+        lines += [t("catalogue.unconfirmed"), ""]
     if occurrence is None:
         lines.append(t("events.card.no_dates"))
     else:
@@ -207,6 +225,8 @@ def card_text(
         lines.append(t("events.card.online"))
     lines.append(t("events.card.for_whom", audience=audience_text(item, t)))
     lines.append(t("events.card.languages", languages=languages_text(item, t)))
+    if item.confirmed is not None:
+        lines.append(t("catalogue.confirmed", date=_short_date(item.confirmed.on, t)))
     places = places_text(free, t)
     if item.signup.mode == "none":
         places = t("catalogue.signup.none")

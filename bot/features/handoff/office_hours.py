@@ -1,5 +1,5 @@
-"""Office hours and public holidays: the promise a person gets, and the clock of the coach
-group's timers (re-announcements, silence reminders, the morning digest).
+"""Office hours and days off: the promise a person gets, and the clock of the coach group's
+timers (re-announcements, silence reminders, the morning digest).
 
 ``content/office_hours.yaml``::
 
@@ -12,10 +12,13 @@ group's timers (re-announcements, silence reminders, the morning digest).
     week:
       mon: "08:00-16:00"
       sat: closed
-    holidays:
-      2026-12-24: Jouluaatto
+    public_holidays: true         # closed on Finnish public holidays (the default)
+    closures:                     # local extra days off, on top of the public holidays
+      2026-12-31: Uudenvuodenaatto
 
-Working time passes only inside opening hours on working days (not on holidays), so "two
+The Finnish public holidays (with Midsummer Eve and Christmas Eve) come from
+:mod:`bot.catalogue.calendar`, for every year, so the file needs no yearly edit.
+Working time passes only inside opening hours on working days (not on days off), so "two
 working hours" after Friday 15:30 is Monday 09:30 when the office opens at 8 and closes at 16.
 All datetimes given to and returned by :class:`OfficeHours` are timezone-aware.
 """
@@ -29,6 +32,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.catalogue.calendar import is_public_holiday
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -50,6 +55,11 @@ class OfficeHoursFile(BaseModel):
     remind_after_days: int = Field(default=3, ge=1, le=60)
     digest_at: str = "08:15"
     week: dict[Weekday, str]
+    #: closed on the Finnish public holidays of every year
+    public_holidays: bool = True
+    #: local extra days off (a closing day between holidays, a training day)
+    closures: dict[date, str] = Field(default_factory=dict)
+    #: the old name of ``closures`` (files from before public holidays were built in)
     holidays: dict[date, str] = Field(default_factory=dict)
 
     @field_validator("timezone")
@@ -99,7 +109,10 @@ class OfficeHours:
     zone: ZoneInfo
     #: weekday (0 = Monday) -> (opens, closes) local times, or None when closed
     week: tuple[tuple[time, time] | None, ...]
-    holidays: frozenset[date]
+    #: local extra days off, on top of the public holidays
+    holidays: frozenset[date] = frozenset()
+    #: closed on Finnish public holidays
+    public_holidays: bool = True
     answer_within_hours: int = 4
     reannounce_after_hours: float = 2
     remind_after_days: int = 3
@@ -118,7 +131,8 @@ class OfficeHours:
         return cls(
             zone=ZoneInfo(data.timezone),
             week=tuple(week),
-            holidays=frozenset(data.holidays),
+            holidays=frozenset(data.closures) | frozenset(data.holidays),
+            public_holidays=data.public_holidays,
             answer_within_hours=data.answer_within_hours,
             reannounce_after_hours=data.reannounce_after_hours,
             remind_after_days=data.remind_after_days,
@@ -127,12 +141,12 @@ class OfficeHours:
 
     @classmethod
     def default(cls) -> OfficeHours:
-        """Monday to Friday 8-16 in Helsinki, no holidays (used when the file is missing)."""
+        """Monday to Friday 8-16 in Helsinki, closed on public holidays (used when the file
+        is missing)."""
         workday = (time(8), time(16))
         return cls(
             zone=ZoneInfo("Europe/Helsinki"),
             week=(workday, workday, workday, workday, workday, None, None),
-            holidays=frozenset(),
         )
 
     # -- calendar ------------------------------------------------------------------------
@@ -141,7 +155,9 @@ class OfficeHours:
         return moment.astimezone(self.zone)
 
     def is_working_day(self, day: date) -> bool:
-        return day not in self.holidays and self.week[day.weekday()] is not None
+        if day in self.holidays or (self.public_holidays and is_public_holiday(day)):
+            return False
+        return self.week[day.weekday()] is not None
 
     def opening(self, day: date) -> tuple[datetime, datetime] | None:
         """When the office is open on ``day`` (aware datetimes), or None."""

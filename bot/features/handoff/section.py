@@ -23,7 +23,6 @@ serving) and read with :func:`handoff_content`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -89,7 +88,7 @@ class HandoffContent:
 
 
 def check_handoff_content(
-    content_dir: Path, *, languages: tuple[str, ...] = LANGUAGES, today: date | None = None
+    content_dir: Path, *, languages: tuple[str, ...] = LANGUAGES
 ) -> tuple[HandoffContent | None, list[Problem]]:
     """Load both files; (None, problems) if any of them has errors.
 
@@ -105,14 +104,13 @@ def check_handoff_content(
             parsed = _validate(doc, OfficeHoursFile, problems)
             if parsed is not None:
                 office = OfficeHours.from_file(parsed)
-                problems += _holiday_warnings(doc, parsed, today or date.today())
     else:
         problems.append(
             Problem(
                 str(path),
                 None,
                 None,
-                "no office hours file: Monday-Friday 8-16 without holidays is assumed",
+                "no office hours file: Monday-Friday 8-16, closed on public holidays, is assumed",
                 severity=Severity.WARNING,
                 code="handoff",
             )
@@ -148,22 +146,6 @@ def _validate(doc: YamlDocument, model: type[M], problems: list[Problem]) -> M |
         known: dict[Loc, list[str]] = {(): list(model.model_fields)}
         problems += problems_from_validation_error(doc, exc, known_fields=known)
         return None
-
-
-def _holiday_warnings(doc: YamlDocument, parsed: OfficeHoursFile, today: date) -> list[Problem]:
-    years = {d.year for d in parsed.holidays}
-    missing = [y for y in (today.year, today.year + 1) if y not in years]
-    if not missing or (today.month < 10 and missing == [today.year + 1]):
-        return []
-    return [
-        doc.problem(
-            ("holidays",),
-            f"no public holidays listed for {', '.join(map(str, missing))}",
-            hint="add them, or people are promised answers on holidays",
-            severity=Severity.WARNING,
-            code="handoff",
-        )
-    ]
 
 
 def _check_replies(

@@ -8,6 +8,7 @@ Assertions are on the exact Bot API calls the bot makes."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from db.repositories import (
 )
 from tests.support import (
     CAREER_PLAN_ANSWERS,
+    ROOT,
     Clock,
     Harness,
     buttons_of,
@@ -51,6 +53,10 @@ NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)  # a Tuesday
 YK = "yrittajakaverit-karkkila"
 YK_START = datetime(2027, 1, 19, 9, 0, tzinfo=HELSINKI)
 YK_WHEN = "tiistai 19.1.2027 klo 9.00–13.00 (kerta 1/6)"
+#: the line of every item nobody has confirmed with its organiser (all bundled items so far)
+UNCONFIRMED = "❔ Tiedot vahvistamatta – kysy valmentajalta"
+#: a place the catalogue has no street address for
+KARKKILA_TOWN_HALL = "📍 Karkkilan kaupungintalo, Karkkila (osoite vahvistamatta)"
 YK_CARD = (
     "YrittäjäKaverit Karkkila\n"
     "Yrittäjyysvalmennus · Luksia, Länsi-Uudenmaan koulutuskuntayhtymä\n"
@@ -58,10 +64,12 @@ YK_CARD = (
     "Kolmen viikon ryhmä sinulle, joka mietit omaa yritystä. Liikeidea, rahoitus ja "
     "ensimmäiset asiakkaat.\n"
     "\n"
+    f"{UNCONFIRMED}\n"
+    "\n"
     f"🗓 {YK_WHEN}\n"
     "🔁 19.1.2027–4.2.2027, tiistai ja torstai klo 9.00; "
     "13.4.2027–29.4.2027, tiistai ja torstai klo 9.00\n"
-    "📍 Karkkilan kaupungintalo, Karkkila\n"
+    f"{KARKKILA_TOWN_HALL}\n"
     "👥 Yli 50-vuotiaat\n"
     "🗣 suomi"
 )
@@ -169,6 +177,7 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
         "Nämä voisivat sopia sinulle:\n\n"
         "1. YrittäjäKaverit Karkkila\n"
         f"{YK_WHEN}\n"
+        f"{UNCONFIRMED}\n"
         "Paikkoja jäljellä: 12\n"
         "Koska asut Karkkilassa ja haluat perustaa yrityksen.\n\n"
         "2. DuuniKaverit Karkkila\n"
@@ -241,6 +250,7 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
         "📚 Korttikoulutus\n\n"
         "1. Työturvallisuuskortti Lohja\n"
         "torstai 21.1.2027 klo 8.30–16.30\n"
+        f"{UNCONFIRMED}\n"
         "Paikkoja jäljellä: 20\n\n"
         "2. "
     )
@@ -275,7 +285,8 @@ async def test_lists_by_place_this_week_and_online(h: Harness) -> None:
     calls = await person.click("Karkkila")
     [karkkila] = edits(calls)
     assert karkkila.text.startswith(
-        "📍 Karkkila\n\n1. DuuniExpo Karkkila\nperjantai 8.1.2027 klo 10.00–14.00\n\n2. "
+        "📍 Karkkila\n\n1. DuuniExpo Karkkila\nperjantai 8.1.2027 klo 10.00–14.00\n"
+        f"{UNCONFIRMED}\n\n2. "
     )
     assert "verkossa" not in karkkila.text.casefold()  # held there, not online
     await person.click("◀ Takaisin")
@@ -303,7 +314,7 @@ async def test_card_of_an_item_without_sign_up(h: Harness) -> None:
     calls = await person.send("/start ev_duuniexpo-karkkila")
     [card] = sent(calls)
     assert card.text.endswith(
-        "🔁 joka perjantai klo 10.00\n📍 Karkkilan kaupungintalo, Karkkila\n"
+        f"🔁 joka perjantai klo 10.00\n{KARKKILA_TOWN_HALL}\n"
         "👥 Kaikille\n🗣 suomi\n🎟 Ei ilmoittautumista, tule paikalle"
     )
     assert labels(card) == [
@@ -359,8 +370,8 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     calls = await person.send("/mysignups")
     [mine] = sent(calls)
     assert (
-        mine.text
-        == f"🎟 Omat ilmoittautumisesi\n\n1. YrittäjäKaverit Karkkila\n{YK_WHEN}\n✅ Sinulla on paikka"
+        mine.text == f"🎟 Omat ilmoittautumisesi\n\n1. YrittäjäKaverit Karkkila\n{YK_WHEN}\n"
+        f"{UNCONFIRMED}\n✅ Sinulla on paikka"
     )
     calls = await person.click("1. YrittäjäKaverit Karkkila")
     assert edits(calls)[0].text == f"{YK_CARD}\n✅ Sinulla on paikka."
@@ -448,13 +459,33 @@ async def test_sign_up_needs_consent_first(h: Harness) -> None:
     assert (await conversation_state(h, 1001)).features == {"events": {}}
 
 
-async def test_link_sign_up_offered_without_consent(h: Harness) -> None:
-    """An item signed up for on the organiser's site: a link button, nothing stored here."""
-    person = await onboard(h, 1001, consent=False)
-    calls = await person.send("/start ev_digiapu-verkko")
-    [card] = sent(calls)
-    assert labels(card)[0] == "Ilmoittaudu verkkosivulla"
-    assert card.reply_markup.inline_keyboard[0][0].url == "https://www.luksia.fi"
+async def test_link_sign_up_offered_without_consent(tmp_path: Path) -> None:
+    """An item signed up for on the organiser's site: a link button, nothing stored here.
+
+    No bundled item signs up on a web page today (the links were home pages), so this runs on
+    a copy of the bundled content where Digiapu links to a sign-up page."""
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    online = content / "catalogue" / "online.yaml"
+    text = online.read_text(encoding="utf-8")
+    assert text.count("signup: {mode: bot}") >= 1
+    head, _, tail = text.partition("  - id: digiapu-verkko")
+    tail = tail.replace(
+        "signup: {mode: bot}", 'signup: {mode: link, url: "https://example.org/ilmoittaudu"}', 1
+    )
+    online.write_text(head + "  - id: digiapu-verkko" + tail, encoding="utf-8")
+    app = await make_app(
+        make_settings(tmp_path, bundled=True, content_dir=content), build_registry()
+    )
+    app.clock = Clock(NOW)
+    try:
+        person = await onboard(make_harness(app), 1001, consent=False)
+        calls = await person.send("/start ev_digiapu-verkko")
+        [card] = sent(calls)
+        assert labels(card)[0] == "Ilmoittaudu verkkosivulla"
+        assert card.reply_markup.inline_keyboard[0][0].url == "https://example.org/ilmoittaudu"
+    finally:
+        await app.db.dispose()
 
 
 # -- capacity ----------------------------------------------------------------------------------
@@ -526,7 +557,7 @@ async def test_waiting_list_and_a_freed_seat_goes_to_the_first_in_line(h: Harnes
     calls = await waiting[0].click("🔎 Näytä tapahtuma")
     assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
     calls = await waiting[1].send("/mysignups")
-    assert sent(calls)[0].text.endswith("⏳ Jonossa: sija 1")
+    assert sent(calls)[0].text.endswith(f"{UNCONFIRMED}\n⏳ Jonossa: sija 1")
     calls = await waiting[1].click("1. YrittäjäKaverit Karkkila")
     calls = await waiting[1].click("❌ Poistu jonosta")
     assert toasts(calls) == ["Poistuit jonosta."]
@@ -544,14 +575,10 @@ async def signed_up(h: Harness, user_id: int) -> ChatClient:
 
 
 REMINDER_DAY = (
-    "⏰ Muistutus: sinulla on paikka. YrittäjäKaverit Karkkila\n"
-    f"🗓 {YK_WHEN}\n"
-    "📍 Karkkilan kaupungintalo, Karkkila"
+    f"⏰ Muistutus: sinulla on paikka. YrittäjäKaverit Karkkila\n🗓 {YK_WHEN}\n{KARKKILA_TOWN_HALL}"
 )
 REMINDER_HOUR = (
-    "⏰ Tunnin päästä alkaa: YrittäjäKaverit Karkkila\n"
-    f"🗓 {YK_WHEN}\n"
-    "📍 Karkkilan kaupungintalo, Karkkila"
+    f"⏰ Tunnin päästä alkaa: YrittäjäKaverit Karkkila\n🗓 {YK_WHEN}\n{KARKKILA_TOWN_HALL}"
 )
 
 

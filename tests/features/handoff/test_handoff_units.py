@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.app import App
+from bot.catalogue.calendar import public_holidays
 from bot.cli import main
 from bot.engine.texts import load_texts_collecting
 from bot.features.handoff.cards import OUTCOMES, Labels, card_text
@@ -31,7 +32,7 @@ def local(*parts: int) -> datetime:
 
 @pytest.fixture
 def office() -> OfficeHours:
-    content, problems = check_handoff_content(CONTENT, today=date(2026, 3, 1))
+    content, problems = check_handoff_content(CONTENT)
     assert content is not None, problems
     return content.office
 
@@ -77,41 +78,71 @@ def test_the_promise(office: OfficeHours) -> None:
     assert not office.digest_due(local(2026, 3, 7, 9, 0))
 
 
-def test_every_listed_holiday_is_a_finnish_public_holiday_and_none_is_missing() -> None:
+def _finnish_days_off(year: int) -> set[date]:
+    """The public holidays and the de-facto days off, computed here independently."""
+    from datetime import timedelta
+
     from dateutil.easter import easter
 
-    data = yaml.safe_load((CONTENT / "office_hours.yaml").read_text(encoding="utf-8"))
-    listed = set(data["holidays"])
-    for year in (2026, 2027):
-        e = easter(year)
-        from datetime import timedelta
+    e = easter(year)
+    midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
+    all_saints = next(
+        d for d in (date(year, 10, 31) + timedelta(days=k) for k in range(7)) if d.weekday() == 5
+    )
+    return {
+        date(year, 1, 1),
+        date(year, 1, 6),
+        e - timedelta(days=2),
+        e,
+        e + timedelta(days=1),
+        date(year, 5, 1),
+        e + timedelta(days=39),
+        e + timedelta(days=49),
+        midsummer_eve,
+        midsummer_eve + timedelta(days=1),
+        all_saints,
+        date(year, 12, 6),
+        date(year, 12, 24),
+        date(year, 12, 25),
+        date(year, 12, 26),
+    }
 
-        midsummer_eve = next(
-            date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4
-        )
-        all_saints = next(
-            d
-            for d in (date(year, 10, 31) + timedelta(days=k) for k in range(7))
-            if d.weekday() == 5
-        )
-        expected = {
-            date(year, 1, 1),
-            date(year, 1, 6),
-            e - timedelta(days=2),
-            e,
-            e + timedelta(days=1),
-            date(year, 5, 1),
-            e + timedelta(days=39),
-            e + timedelta(days=49),
-            midsummer_eve,
-            midsummer_eve + timedelta(days=1),
-            all_saints,
-            date(year, 12, 6),
-            date(year, 12, 24),
-            date(year, 12, 25),
-            date(year, 12, 26),
-        }
-        assert {d for d in listed if d.year == year} == expected
+
+def test_office_hours_know_every_years_holidays_without_a_yearly_edit(
+    office: OfficeHours,
+) -> None:
+    data = yaml.safe_load((CONTENT / "office_hours.yaml").read_text(encoding="utf-8"))
+    assert "holidays" not in data  # nothing typed in by hand per year
+    for year in range(2026, 2036):
+        days_off = _finnish_days_off(year)
+        assert set(public_holidays(year)) == days_off, year
+        for day in days_off:
+            if day.weekday() < 5:
+                assert not office.is_working_day(day), day
+                assert not office.is_open(local(day.year, day.month, day.day, 10, 0)), day
+    # Good Friday 2031 is 11 April: a year nobody typed in; the next opening is Tuesday
+    assert office.next_opening(local(2031, 4, 10, 16, 30)) == local(2031, 4, 15, 8, 0)
+
+
+def test_local_closures_and_public_holidays_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "office_hours.yaml").write_text(
+        "version: 1\n"
+        "week: {mon: '08:00-16:00', tue: '08:00-16:00', wed: '08:00-16:00'}\n"
+        "closures:\n"
+        "  2027-03-30: Koulutuspäivä\n",
+        encoding="utf-8",
+    )
+    content, problems = check_handoff_content(tmp_path)
+    assert content is not None, problems
+    assert not content.office.is_working_day(date(2027, 3, 29))  # Easter Monday
+    assert not content.office.is_working_day(date(2027, 3, 30))  # the local closure
+    assert content.office.is_working_day(date(2027, 3, 31))
+    (tmp_path / "office_hours.yaml").write_text(
+        "version: 1\nweek: {mon: '08:00-16:00'}\npublic_holidays: false\n", encoding="utf-8"
+    )
+    content, problems = check_handoff_content(tmp_path)
+    assert content is not None, problems
+    assert content.office.is_working_day(date(2027, 3, 29))  # open on Easter Monday
 
 
 # -- phone numbers -------------------------------------------------------------------------
@@ -207,7 +238,7 @@ def test_missing_files_are_defaults_not_errors(tmp_path: Path) -> None:
 
 
 def test_bundled_files_are_valid_and_every_text_exists_in_every_language() -> None:
-    content, problems = check_handoff_content(CONTENT, today=date(2026, 3, 1))
+    content, problems = check_handoff_content(CONTENT)
     assert content is not None
     assert problems == []
     catalogue, text_problems = load_texts_collecting(CONTENT / "texts", "fi")
