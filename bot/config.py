@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     webhook_host: str = Field(default="127.0.0.1", description="an address to listen on")
     webhook_port: int = Field(default=8080, ge=1, le=65535, description="a port number")
     webhook_path: str = Field(default="/telegram", description="a URL path starting with /")
+    #: polling mode: /healthz and /metrics on HEALTH_HOST:HEALTH_PORT (unset: no HTTP server;
+    #: webhook mode serves both on WEBHOOK_PORT)
+    health_host: str = Field(default="127.0.0.1", description="an address to listen on")
+    health_port: int | None = Field(
+        default=None, ge=1, le=65535, description="a port number (unset: none)"
+    )
+    #: --workers N: a worker that has not shown life for this long is killed and replaced
+    worker_timeout: int = Field(
+        default=30, ge=2, le=3600, description="a whole number of seconds from 2 to 3600"
+    )
     outgoing_per_second: float = Field(
         default=28.0, ge=0, le=1000, description="messages per second overall (0 = no limit)"
     )

@@ -48,6 +48,7 @@ from bot.runtime.scheduler import Scheduler
 from bot.telegram.fsm.sql import SqlStorage
 from bot.telegram.handlers import errors, private, updates
 from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
+from bot.telegram.middlewares.observe import ObserveMiddleware
 from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
@@ -217,6 +218,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     # The FSM middleware is split (bot/telegram/middlewares/state.py): the chat's lock first, the
     # state read together with the "handled?" mark and the person, then the FSM context.
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True, app=app)
+    dispatcher.update.outer_middleware(ObserveMiddleware())  # first: counts and log fields
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(
         FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)

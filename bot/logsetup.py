@@ -6,6 +6,11 @@ handler receives it (the console, a JSON collector, pytest's capture) never sees
 or the data keys: the token appears in Bot API request URLs, which aiohttp puts into some
 exception messages, and tracebacks are cleaned too.
 
+In JSON mode each line also carries the fields of where it was made (:func:`log_fields`):
+``update_id`` while an update is handled, ``job`` while a scheduled job runs, and ``worker``
+(the worker's number under ``--workers``; :func:`set_worker`). Only ids and names go there,
+never a text.
+
 The database libraries (SQLAlchemy, aiosqlite) log every statement with its parameters at
 DEBUG; they are kept at WARNING whatever LOG_LEVEL says, because those parameters are people's
 data (encrypted columns are ciphertext there, but ids and choices are not).
@@ -13,11 +18,13 @@ data (encrypted columns are ciphertext there, but ids and choices are not).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,16 +98,43 @@ def install_redaction(secrets: Iterable[str] = ()) -> None:
         logging.setLogRecordFactory(_make_record)
 
 
+#: the fields of the work in progress (an update's id, a job's name), per task
+_fields: ContextVar[dict[str, int | str]] = ContextVar("urapolku_log_fields", default={})  # noqa: B039 - never mutated
+#: the fields of this process (the worker's number)
+_process_fields: dict[str, int | str] = {}
+
+
+@contextlib.contextmanager
+def log_fields(**fields: int | str) -> Iterator[None]:
+    """Records made inside (also in tasks started inside) carry ``fields`` in JSON mode.
+    Ids and names only: never a text a person or a coach wrote, never a secret."""
+    token = _fields.set({**_fields.get(), **fields})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+def set_worker(number: int) -> None:
+    """This process is worker ``number`` (0, 1, …) of several."""
+    _process_fields["worker"] = number
+
+
+def current_fields() -> dict[str, int | str]:
+    return {**_process_fields, **_fields.get()}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line (``LOG_FORMAT=json``): time, level, logger, message, and the
-    exception when there is one."""
+    """One JSON object per line (``LOG_FORMAT=json``): time, level, logger, message, the
+    fields of :func:`log_fields` and :func:`set_worker`, and the exception when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {
+        data: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **current_fields(),
         }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import signal
 import sys
@@ -37,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=int,
         default=1,
         metavar="N",
-        help="with --webhook: N worker processes behind one port (see docs/DEPLOY.md)",
+        help="with --webhook: N worker processes behind one port, run by gunicorn "
+        "(see docs/DEPLOY.md)",
     )
     parser.set_defaults(func=run)
 
@@ -64,7 +66,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        # imported here: the supervisor builds the whole bot (aiogram), which --help need not
+        if importlib.util.find_spec("gunicorn") is None:
+            print(
+                "urapolku: --workers N needs gunicorn: pip install 'urapolku[scale]'",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        # imported here: the workers build the whole bot (aiogram), which --help need not
         from bot.runtime.workers import run_workers
 
         return run_workers(settings, args.workers)
@@ -83,6 +91,7 @@ async def _serve(settings: Settings, *, webhook: bool) -> int:
         introduce,
         start_app,
     )
+    from bot.runtime.health import Liveness, health_server
     from bot.runtime.polling import poll
     from bot.runtime.webhook import serve
 
@@ -103,7 +112,15 @@ async def _serve(settings: Settings, *, webhook: bool) -> int:
                 await serve(app, bot, dispatcher, stop=stop, allowed_updates=ALLOWED_UPDATES)
             else:
                 await bot.delete_webhook(drop_pending_updates=False)
-                await poll(dispatcher, bot, stop=stop, allowed_updates=ALLOWED_UPDATES)
+                liveness = Liveness()
+                async with health_server(app, settings.health_host, settings.health_port, liveness):
+                    await poll(
+                        dispatcher,
+                        bot,
+                        stop=stop,
+                        allowed_updates=ALLOWED_UPDATES,
+                        liveness=liveness,
+                    )
         finally:
             await scheduler.stop()
         log.info("stopped cleanly")

@@ -45,6 +45,7 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.runtime.health import Liveness
 from bot.telegram.middlewares.unit_of_work import on_marked
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_update, update_id_of
 from bot.telegram.presses import PressAnswers
@@ -287,6 +288,7 @@ async def poll(
     allowed_updates: list[str],
     timeout: int = 25,  # noqa: ASYNC109 - the long-poll timeout sent to Telegram
     limit: int = FETCH_LIMIT,
+    liveness: Liveness | None = None,
 ) -> None:
     """Poll until ``stop`` is set; updates in progress are always finished first."""
     pipeline = Pipeline(dispatcher, bot, lookahead=limit)
@@ -333,6 +335,8 @@ async def poll(
             backoff = min(backoff * 2, 30.0)
             continue
         backoff = 1.0
+        if liveness is not None:
+            liveness.beat()  # /healthz: the loop fetches (bot/runtime/health.py)
         if offset is not None:
             pipeline.forget_confirmed(offset)
         new = pipeline.submit(updates)

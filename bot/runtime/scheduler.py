@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 
 from bot.app import App
+from bot.metrics import observed_job
 from bot.telegram.limits.local import background_sends
 from db.models import utcnow
 from db.repositories import LeaseRepository
@@ -112,7 +113,7 @@ class Scheduler:
         with ``on_content_change``, also as soon as new content goes live."""
         if name in self._wake:
             raise ValueError(f"a job named {name!r} is registered already")
-        self.jobs.append(Periodic(name, seconds, job, local, on_content_change))
+        self.jobs.append(Periodic(name, seconds, observed_job(name, job), local, on_content_change))
         self._wake[name] = asyncio.Event()
 
     def content_changed(self) -> None:

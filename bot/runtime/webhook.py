@@ -3,9 +3,10 @@
 Every request must carry the secret we registered (``X-Telegram-Bot-Api-Secret-Token``);
 anything else gets 401 and is not processed. An update is answered 200 only after it was
 handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes that harmless).
-``GET /healthz`` answers 200 when the database answers. A button press is answered as it
-arrives, before it waits for its chat's earlier updates (:mod:`bot.telegram.presses`). An update
-that cannot be read is set aside as a dead letter and answered 200 (:mod:`bot.telegram.poison`).
+``GET /healthz`` and ``GET /metrics`` are served on the same port (:mod:`bot.runtime.health`).
+A button press is answered as it arrives, before it waits for its chat's earlier updates
+(:mod:`bot.telegram.presses`). An update that cannot be read is set aside as a dead letter and
+answered 200 (:mod:`bot.telegram.poison`).
 
 Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.runtime.workers`) serve one
 port: the parent binds the socket and each worker accepts on it (``sock``).
@@ -23,27 +24,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from sqlalchemy import text
 
 from bot.app import App
+from bot.runtime import health
 from bot.runtime.polling import chat_key
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_body, read_update
 from bot.telegram.presses import PressAnswers
 
 log = logging.getLogger(__name__)
-
-APP_KEY = web.AppKey("urapolku", App)
-
-
-async def _health(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    try:
-        async with app.db.read() as session:
-            await session.execute(text("select 1"))
-    except Exception:
-        log.exception("health check: database does not answer")
-        return web.json_response({"status": "database unavailable"}, status=503)
-    return web.json_response({"status": "ok"})
 
 
 class UpdateHandler(SimpleRequestHandler):
@@ -92,9 +80,8 @@ def build_web_app(
     app: App, bot: Bot, dispatcher: Dispatcher, *, secret: str, path: str
 ) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
-    web_app[APP_KEY] = app
     UpdateHandler(dispatcher, bot, secret=secret).register(web_app, path=path)
-    web_app.router.add_get("/healthz", _health)
+    health.add_routes(web_app, app)
     return web_app
 
 

@@ -47,6 +47,7 @@ from .followups import (
     FollowupInfo,
     FollowupRepository,
 )
+from .gauges import Backlog, GaugeRepository
 from .handoff import CLAIMED, CLOSED, NEW, HandoffRepository, NewRequest, RequestInfo
 from .leases import LeaseInfo, LeaseRepository
 from .links import LinkRepository
@@ -97,6 +98,7 @@ __all__ = [
     "AttendeeInfo",
     "AuditInfo",
     "AuditRepository",
+    "Backlog",
     "CancelResult",
     "CoachInfo",
     "CoachRepository",
@@ -106,6 +108,7 @@ __all__ = [
     "EventRepository",
     "FollowupInfo",
     "FollowupRepository",
+    "GaugeRepository",
     "HandoffRepository",
     "LeaseInfo",
     "LeaseRepository",

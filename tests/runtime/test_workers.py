@@ -1,7 +1,9 @@
-"""``urapolku run --webhook --workers 2``: real processes behind one port.
+"""``urapolku run --webhook --workers 2``: real processes behind one port (gunicorn).
 
 The parent registers the webhook once and starts two workers on the socket it bound; every
-update posted to the port is answered once; a worker that dies is replaced; SIGTERM stops
+update posted to the port is answered once; ``/healthz`` answers and ``/metrics``, asked of
+whichever worker, adds up both workers' counts; a worker that dies is replaced, and so is one
+that hangs (stopped with SIGSTOP: no heartbeat for WORKER_TIMEOUT seconds); SIGTERM stops
 everything cleanly.
 """
 
@@ -34,6 +36,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples (every label) in Prometheus's text format."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + "{", name + " ")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def children(pid: int) -> list[int]:
@@ -87,6 +98,7 @@ async def test_two_workers_behind_one_port(backend: dict[str, str]) -> None:
             "WEBHOOK_HOST": "127.0.0.1",
             "WEBHOOK_PORT": str(port),
             "LOG_LEVEL": "WARNING",
+            "WORKER_TIMEOUT": "4",
         }
         parent = subprocess.Popen(  # noqa: ASYNC220 - a process we signal and watch
             [sys.executable, "-m", "bot", "run", "--webhook", "--workers", "2"],
@@ -126,6 +138,20 @@ async def test_two_workers_behind_one_port(backend: dict[str, str]) -> None:
                 assert statuses == [200] * len(people)
                 # Telegram re-sends one (its answer got lost): handled once all the same
                 assert await post(updates[0]) == 200
+
+                # curl http://127.0.0.1:PORT/healthz and /metrics, on the webhook's port
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert (response.status, await response.json()) == (200, {"status": "ok"})
+                for _ in range(4):  # whichever worker answers: both workers' counts
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        assert response.status == 200
+                        assert response.content_type == "text/plain"
+                        text = await response.text()
+                    # 12 first updates and the re-sent one went through a dispatcher
+                    assert metric(text, "urapolku_updates_handled_total") == len(people) + 1
+                    assert metric(text, "urapolku_handler_errors_total") == 0
+                    assert metric(text, "urapolku_send_limiter_wait_seconds_count") == len(people)
+                    assert 'urapolku_open_requests{status="new"} 0.0' in text
             for person in people:
                 [reply] = stub.chat_messages(person.chat_id)[-1:]
                 assert reply.text == "Valitse kieli · Välj språk · Choose language"
@@ -147,6 +173,15 @@ async def test_two_workers_behind_one_port(backend: dict[str, str]) -> None:
                 "a new worker",
             )
             assert second in children(parent.pid)
+
+            # a worker hangs (its event loop stops): it is killed and replaced
+            third = next(pid for pid in children(parent.pid) if pid != second)
+            os.kill(second, signal.SIGSTOP)
+            await wait_for(
+                lambda: len(children(parent.pid)) == 2 and second not in children(parent.pid),
+                "the hung worker replaced",
+            )
+            assert third in children(parent.pid)
         finally:
             parent.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(parent.wait, 60)

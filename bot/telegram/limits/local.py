@@ -57,6 +57,8 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 #: the calls that deliver a new message to a chat (edits and answers to buttons do not count)
@@ -95,6 +97,11 @@ def background_sends() -> Iterator[None]:
         yield
     finally:
         _BACKGROUND.reset(token)
+
+
+def lane_of_this_send() -> str:
+    """``background`` or ``person`` (the metrics' label)."""
+    return "background" if in_background() else "person"
 
 
 def in_background() -> bool:
@@ -257,7 +264,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         if not isinstance(method, SENDS):
             return await make_request(bot, method)
         chat_id = method.chat_id
-        await self.limiter.acquire(chat_id)
+        await metrics.time_send_wait(self.limiter.acquire(chat_id), lane_of_this_send())
         try:
             return await make_request(bot, method)  # type: ignore[arg-type]
         except Exception as exc:
