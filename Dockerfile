@@ -1,16 +1,20 @@
 # Urapolku: the bot in a container. `docker build -t urapolku .` then, for example,
 #   docker run --env-file .env -p 8080:8080 urapolku urapolku run --webhook --workers 2
+# or the bot with PostgreSQL and Redis: `docker compose up -d` (compose.yaml).
 # The environment is described in docs/DEPLOY.md (PostgreSQL, Redis, webhook, DATA_KEY).
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# the exact versions CI tested, with their hashes (make lock; docs/DEPLOY.md)
+COPY requirements-deploy.lock ./
+RUN python -m venv /opt/urapolku \
+    && /opt/urapolku/bin/pip install --upgrade pip \
+    && /opt/urapolku/bin/pip install --require-hashes -r requirements-deploy.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY db ./db
-RUN python -m venv /opt/urapolku \
-    && /opt/urapolku/bin/pip install --upgrade pip \
-    && /opt/urapolku/bin/pip install ".[scale]"
+RUN /opt/urapolku/bin/pip install --no-deps .
 
 
 FROM python:3.11-slim
@@ -20,6 +24,8 @@ ENV PATH=/opt/urapolku/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     WEBHOOK_HOST=0.0.0.0 \
     WEBHOOK_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
+    HEALTH_PORT=8080 \
     LOG_FORMAT=json
 
 RUN groupadd --system urapolku \
@@ -35,8 +41,11 @@ VOLUME ["/app/data"]
 
 USER urapolku
 EXPOSE 8080
-# In webhook mode GET /healthz answers 200 while the database does (see docs/DEPLOY.md for a
-# health check); long polling serves no HTTP, so the image declares none.
+# GET /healthz on port 8080 in both modes: in webhook mode on the webhook's port, in polling
+# mode on HEALTH_PORT (set above). 200 while the database answers and, when polling, updates
+# are fetched; the start period covers the schema migration at start.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 
 # Long polling by default; webhook mode (one or several workers) by command, e.g.
 #   urapolku run --webhook --workers 4

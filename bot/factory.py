@@ -48,7 +48,7 @@ from bot.runtime.scheduler import Scheduler
 from bot.telegram.fsm.sql import SqlStorage
 from bot.telegram.handlers import errors, private, updates
 from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
-from bot.telegram.middlewares.observe import ObserveMiddleware
+from bot.telegram.middlewares.observe import ObservedDispatcher, ObserveMiddleware
 from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
@@ -217,7 +217,9 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         isolation = SimpleEventIsolation()
     # The FSM middleware is split (bot/telegram/middlewares/state.py): the chat's lock first, the
     # state read together with the "handled?" mark and the person, then the FSM context.
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True, app=app)
+    dispatcher = ObservedDispatcher(  # the update's id in every log record of its handling
+        storage=storage, events_isolation=isolation, disable_fsm=True, app=app
+    )
     dispatcher.update.outer_middleware(ObserveMiddleware())  # first: counts and log fields
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(

@@ -41,8 +41,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from bot.logsetup import log_fields
-
 T = TypeVar("T")
 
 #: the folder the workers share their counts in (prometheus_client's own variable)
@@ -137,13 +135,11 @@ async def time_send_wait(waiting: Awaitable[T], lane: str) -> T:
 def observed_job(
     name: str, job: Callable[[Any, Any], Awaitable[int]]
 ) -> Callable[[Any, Any], Awaitable[int]]:
-    """``job`` counting its passes (ok or failed; the exception goes on) and its items, its
-    log records carrying ``job`` (:func:`bot.logsetup.log_fields`)."""
+    """``job`` counting its passes (ok or failed; the exception goes on) and its items."""
 
     async def run(app: Any, bot: Any) -> int:
         try:
-            with log_fields(job=name):
-                done = await job(app, bot)
+            done = await job(app, bot)
         except Exception:
             _metrics.job_runs.labels(name, "failed").inc()
             raise

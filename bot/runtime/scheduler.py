@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 
 from bot.app import App
+from bot.logsetup import log_fields
 from bot.metrics import observed_job
 from bot.telegram.limits.local import background_sends
 from db.models import utcnow
@@ -134,14 +135,14 @@ class Scheduler:
     async def run_once(self, name: str) -> int:
         """One pass of ``name`` in this process, without the lease (tests, admin commands)."""
         job = self._job(name)
-        with background_sends():
+        with background_sends(), log_fields(job=name):
             return await job.job(self.app, self.bot)
 
     async def run_leased(self, name: str, *, woken: bool = True) -> int | None:
         """One turn of ``name`` as the loop runs it: take the lease, run passes while they find
         work, release. None if another worker holds the lease (or ran the job too recently,
         unless ``woken``)."""
-        with background_sends():
+        with background_sends(), log_fields(job=name):
             return await self._run_leased(name, woken=woken)
 
     async def _run_leased(self, name: str, *, woken: bool) -> int | None:
