@@ -12,8 +12,11 @@ pins the same bounds and a test fails when the installed versions leave them.
 from __future__ import annotations
 
 #: distribution name -> (lowest version, first version NOT supported): the releases whose
-#: internals adapter.py and fastlane.py were written against
+#: internals adapter.py and fastlane.py were written against. SQLAlchemy 2.0.x lacks
+#: ``AsyncAdapt_aiosqlite_connection._execute_mutex`` (the lean adapter then falls back to the
+#: stock one, and the hot path's tests fail), and before 2.0.38 a SQLite file gets NullPool,
+#: which refuses db/engine.py's pool size: both found by installing the lowest versions.
 WRITTEN_FOR: dict[str, tuple[str, str]] = {
-    "SQLAlchemy": ("2.0.30", "2.2"),
+    "SQLAlchemy": ("2.1", "2.2"),
     "aiosqlite": ("0.20", "0.23"),
 }
