@@ -222,6 +222,9 @@ def _application(settings: Settings, workers: int) -> Any:
 def run_workers(settings: Settings, workers: int) -> int:
     """``urapolku run --webhook --workers N`` (the parent). Returns the exit code."""
     asyncio.run(prepare(settings))
+    # aiohttp's worker closes the event loop it inherits before making its own; older releases
+    # (3.9) fail when there is none, as after asyncio.run
+    asyncio.set_event_loop(asyncio.new_event_loop())
     own_dir = None
     if not metrics.multiprocess():
         own_dir = tempfile.mkdtemp(prefix="urapolku-metrics-")
