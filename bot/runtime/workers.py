@@ -36,6 +36,8 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,40 @@ log = logging.getLogger("urapolku.workers")
 
 #: seconds a stopping worker has to finish the requests in progress
 STOP_TIMEOUT = 30
+#: a starting worker may take this long (loading the content) before the heartbeat checks it
+BOOT_LIMIT = 300.0
 #: this worker's number (set in each worker right after the fork)
 _this_worker = 0
+
+
+class BootHeartbeat:
+    """Beats for a worker while it starts.
+
+    gunicorn's heartbeat comes from the worker's event loop, which starts beating only once the
+    application is built; building it (the content, above all) takes seconds, more than
+    WORKER_TIMEOUT on a busy machine, and gunicorn would kill every worker while it starts. A
+    thread beats instead until the loop takes over, for at most :data:`BOOT_LIMIT` seconds, so
+    a start that hangs is still caught."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self._notify = notify
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="boot-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _beat(self) -> None:
+        deadline = time.monotonic() + BOOT_LIMIT
+        while not self._done.is_set() and time.monotonic() < deadline:
+            self._notify()
+            self._done.wait(1.0)
+
+
+_boot: BootHeartbeat | None = None
 
 
 def worker_rate(settings: Settings, workers: int) -> float:
@@ -133,6 +167,8 @@ async def worker_app(index: int, workers: int) -> web.Application:
     web_app.on_cleanup.append(stop)  # after the requests in progress were answered
     scheduler.start()
     settle_heap()
+    if _boot is not None:
+        _boot.stop()  # the event loop beats from now on
     log.info("worker %d (pid %d) ready", index, os.getpid())
     return web_app
 
@@ -171,8 +207,10 @@ def _numbering() -> tuple[Callable[..., None], Callable[..., None]]:
         worker.urapolku_index = next(i for i in range(len(taken) + 1) if i not in taken)
 
     def post_fork(server: Any, worker: Any) -> None:  # in the new worker
-        global _this_worker
+        global _this_worker, _boot
         _this_worker = worker.urapolku_index
+        _boot = BootHeartbeat(worker.notify)
+        _boot.start()
         metrics.use_shared_files()
 
     return pre_fork, post_fork
@@ -230,7 +268,9 @@ def run_workers(settings: Settings, workers: int) -> int:
         own_dir = tempfile.mkdtemp(prefix="urapolku-metrics-")
         os.environ[metrics.MULTIPROC_ENV] = own_dir
     else:  # counts of an earlier run would be added to this one's
-        for stale in Path(os.environ[metrics.MULTIPROC_ENV]).glob("*.db"):
+        folder = Path(os.environ[metrics.MULTIPROC_ENV])
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
             stale.unlink()
     log.info(
         "%d workers on %s:%s%s",
