@@ -220,7 +220,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher = ObservedDispatcher(  # the update's id in every log record of its handling
         storage=storage, events_isolation=isolation, disable_fsm=True, app=app
     )
-    dispatcher.update.outer_middleware(ObserveMiddleware())  # first: counts and log fields
+    dispatcher.update.outer_middleware(ObserveMiddleware())  # first: counts updates and failures
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
     dispatcher.update.outer_middleware(
         FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
