@@ -39,6 +39,7 @@ from bot.content.source import (
     suggest,
 )
 
+from .field_topics import default_path, load_field_topics
 from .schedule import is_past, range_days
 from .schema import HELSINKI, ITEM_FIELDS, Catalogue, Item, Source
 from .tags import (
@@ -144,10 +145,13 @@ def collect_catalogue(
     *,
     known_text_keys: Mapping[str, Collection[str]] | None = None,
     now: datetime | None = None,
+    field_topics: Path | None = None,
 ) -> tuple[Catalogue, list[Problem]]:
     """Every problem (errors and warnings) of every file, and a catalogue of the valid items.
 
     Never raises for content mistakes. With ``now``, also lints for items that are all past.
+    The field → topic map is read from ``field_topics`` (default: ``field_topics.yaml`` next
+    to ``directory``; see :mod:`.field_topics`).
     """
     problems: list[Problem] = []
     items: list[Item] = []
@@ -171,7 +175,12 @@ def collect_catalogue(
             problems += exc.problems
             continue
         problems += _load_file(doc, items, sources)
-    catalogue = Catalogue(tuple(items), sources)
+    map_path = field_topics or default_path(directory)
+    topics_map, map_problems = load_field_topics(
+        map_path, _display(map_path), item_topics={t for item in items for t in item.topics}
+    )
+    problems += map_problems
+    catalogue = Catalogue(tuple(items), sources, field_topics=topics_map)
     if known_text_keys is not None:
         problems += check_text_keys(known_text_keys)
     if now is not None:
