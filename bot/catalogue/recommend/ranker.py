@@ -303,6 +303,9 @@ class Recommender:
         help_any = interest_topics = 0
         for _, mask in helps:
             help_any |= mask
+        if profile.international_student is True:
+            # an international student needs to know Finnish working life, asked or not
+            help_any |= _TOPIC_BIT["working_in_finland"]
         for _, _, mask in interests:
             interest_topics |= mask
         return _Person(
