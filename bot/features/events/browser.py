@@ -157,6 +157,13 @@ class Browser:
     ) -> Reply:
         return await self.pages.card(item, view, page, edit=edit, note=note)
 
+    async def suggestions(self) -> list[Item]:
+        """The items of "⭐ For you" as the person sees them now (the list and its order)."""
+        entries = await self.shelf.entries(
+            View(cb.FOR_YOU), profile=self.pages.profile, dismissed=self.dismissed
+        )
+        return [entry.item for entry in entries]
+
     async def dismissed(self) -> dict[str, str]:
         return await dismissals.dismissed(
             self.repo, self.person.id, consent=self.services.consent, state=self.state
