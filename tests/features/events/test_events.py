@@ -65,6 +65,12 @@ YK_CARD = (
     "👥 Yli 50-vuotiaat\n"
     "🗣 suomi"
 )
+#: the choice of the first run of YrittäjäKaverit Karkkila (the course is held twice)
+YK_RUN = "19.1.2027 klo 9.00"
+YK_CHOOSE = (
+    "YrittäjäKaverit Karkkila\n\n"
+    "Kurssi järjestetään useamman kerran. Mihin niistä haluat osallistua?"
+)
 OSM_KARKKILA = "https://www.openstreetmap.org/?mlat=60.53460&mlon=24.20940#map=16/60.53460/24.20940"
 MOVED_ON = "Tämä on ehtinyt muuttua. Tässä tilanne nyt."
 BROWSER = "🗓 Tapahtumat ja koulutukset. Mitä haluat katsoa?"
@@ -89,6 +95,12 @@ def clock(h: Harness) -> Clock:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+async def take(person: ChatClient) -> list[Any]:
+    """On the card of YrittäjäKaverit Karkkila: "Sign me up", and the first run."""
+    await person.click("✍️ Ilmoittaudu")
+    return await person.click(YK_RUN)
 
 
 def sent(calls: list[Any]) -> list[SendMessage]:
@@ -328,7 +340,7 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
     start = cb.minutes(YK_START)
     assert buttons_of(card) == [
-        ("✍️ Ilmoittaudu", f"e:s:{YK}::0:{start}:0"),
+        ("✍️ Ilmoittaudu", f"e:u:{YK}::0:0:0"),
         ("🗺 Kartta", None),
         ("📅 Kalenteritiedosto", f"e:f:{YK}::0:0:0"),
         ("🙅 Ei minulle", f"e:n:{YK}::0:0:0"),
@@ -337,7 +349,18 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     ]
     assert card.reply_markup.inline_keyboard[1][0].url == OSM_KARKKILA
 
+    # the course is held twice: which run?
     calls = await person.click("✍️ Ilmoittaudu")
+    [choose] = edits(calls)
+    assert choose.text == YK_CHOOSE
+    later = cb.minutes(datetime(2027, 4, 13, 9, 0, tzinfo=HELSINKI))
+    assert buttons_of(choose) == [
+        (YK_RUN, f"e:s:{YK}::0:{start}:0"),
+        ("13.4.2027 klo 9.00", f"e:s:{YK}::0:{later}:0"),
+        ("◀ Takaisin", f"e:c:{YK}::0:0:0"),
+    ]
+    assert await signups(h) == []
+    calls = await person.click(YK_RUN)
     assert [type(c) for c in calls] == [AnswerCallbackQuery, EditMessageText, SendDocument]
     [edit] = edits(calls)
     assert edit.text == f"{YK_CARD}\n✅ Sinulla on paikka."
@@ -422,7 +445,7 @@ async def test_sign_up_needs_consent_first(h: Harness) -> None:
     await person.click("🙅 Ei minulle")
     await person.click("Paikka ei sovi")  # kept in the conversation only, for now
     await person.send(f"/start ev_{YK}")
-    calls = await person.click("✍️ Ilmoittaudu")
+    calls = await take(person)
     [ask] = edits(calls)
     assert ask.text.startswith("Jotta voin ilmoittaa sinut, minun täytyy tallentaa")
     assert labels(ask) == ["✅ Kyllä, sopii", "◀ Takaisin"]
@@ -470,7 +493,10 @@ async def test_two_people_take_the_last_seat_at_once(h: Harness) -> None:
     assert ben.last_text.endswith("🎟 Paikkoja jäljellä: 1")
 
     start = len(h.session.calls)
-    await asyncio.gather(anna.click("✍️ Ilmoittaudu"), ben.click("✍️ Ilmoittaudu"))
+    await anna.click("✍️ Ilmoittaudu")
+    await ben.click("✍️ Ilmoittaudu")
+    start = len(h.session.calls)
+    await asyncio.gather(anna.click(YK_RUN), ben.click(YK_RUN))
     calls = h.session.calls[start:]  # both people's, interleaved
     documents = [c for c in calls if isinstance(c, SendDocument)]
     assert len(documents) == 1  # one got the seat and the calendar file
@@ -479,7 +505,13 @@ async def test_two_people_take_the_last_seat_at_once(h: Harness) -> None:
     [told] = [e for e in edits(calls) if e.chat_id == loser.user_id]
     assert told.text.startswith("😕 Valitettavasti viimeinen paikka meni juuri.\n\n")
     assert told.text.endswith("🎟 Täynnä")
-    assert labels(told)[0] == "⏳ Liity jonoon"
+    assert labels(told)[0] == "✍️ Ilmoittaudu"  # another run, or the line of this one
+    [choose] = edits(await loser.click("✍️ Ilmoittaudu"))
+    assert labels(choose) == [
+        f"{YK_RUN} (täynnä)",
+        "13.4.2027 klo 9.00",
+        "◀ Takaisin",
+    ]
     statuses = await signups(h)
     assert sum(1 for _, s in statuses if s == "active") == 12
     assert (winner.user_id, "active") in statuses
@@ -490,13 +522,14 @@ async def test_waiting_list_and_a_freed_seat_goes_to_the_first_in_line(h: Harnes
     await fill(h, 11)
     anna = await onboard(h, 1001)
     await anna.send(f"/start ev_{YK}")
-    await anna.click("✍️ Ilmoittaudu")
+    await take(anna)
     waiting = []
     for user_id in (1002, 1003):
         person = await onboard(h, user_id)
         calls = await person.send(f"/start ev_{YK}")
         assert sent(calls)[0].text.endswith("🎟 Täynnä")
-        calls = await person.click("⏳ Liity jonoon")
+        await person.click("✍️ Ilmoittaudu")
+        calls = await person.click(f"{YK_RUN} (täynnä)")
         assert toasts(calls) == [f"⏳ Olet jonossa sijalla {user_id - 1001}."]
         assert edits(calls)[0].text.endswith(
             f"⏳ Olet jonossa sijalla {user_id - 1001}. Kerron sinulle, jos paikka vapautuu."
@@ -539,7 +572,7 @@ async def test_waiting_list_and_a_freed_seat_goes_to_the_first_in_line(h: Harnes
 async def signed_up(h: Harness, user_id: int) -> ChatClient:
     person = await onboard(h, user_id)
     await person.send(f"/start ev_{YK}")
-    await person.click("✍️ Ilmoittaudu")
+    await take(person)
     return person
 
 
@@ -979,10 +1012,12 @@ async def test_a_moved_date_is_told_once_to_seats_and_the_waiting_list(h: Harnes
     await signed_up(h, 1001)  # the last seat
     waiting = await onboard(h, 1002)
     await waiting.send(f"/start ev_{YK}")
-    await waiting.click("⏳ Liity jonoon")
+    await waiting.click("✍️ Ilmoittaudu")
+    await waiting.click(f"{YK_RUN} (täynnä)")
     cancelled = await onboard(h, 1003)
     await cancelled.send(f"/start ev_{YK}")
-    await cancelled.click("⏳ Liity jonoon")
+    await cancelled.click("✍️ Ilmoittaudu")
+    await cancelled.click(f"{YK_RUN} (täynnä)")
     await cancelled.click("❌ Poistu jonosta")
 
     assert await find_moved(h.app, h.bot) == 0  # nothing has changed
