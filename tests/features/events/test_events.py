@@ -1134,3 +1134,111 @@ async def test_in_english_the_plan_asks_for_languages_and_suggests_finnish_event
     async with h.app.db.read() as session:
         answers = await AnswerRepository(session).for_person(await person_id(h, 1001))
     assert answers["languages_read"] == ["fi", "en"]
+
+
+# -- audience, languages and one-to-one slots ------------------------------------------------------
+
+
+async def aged(h: Harness, user_id: int, age_group: str, *, language: str = "Suomi") -> ChatClient:
+    person = await onboard(h, user_id, language=language)
+    async with h.app.db.transaction() as session:
+        answers = AnswerRepository(session)
+        pid = await person_id(h, user_id)
+        await answers.save(pid, "career_plan", "age_group", age_group, now=NOW)
+        await answers.save(pid, "career_plan", "municipality", "karkkila", now=NOW)
+    return person
+
+
+async def test_an_item_meant_for_others_is_marked_and_sign_up_asks_once(h: Harness) -> None:
+    person = await aged(h, 1001, "30_49")
+    # never suggested to them
+    await person.click("Tapahtumat ja koulutukset")
+    calls = await person.click("⭐ Sinulle sopivat")
+    assert "YrittäjäKaverit" not in edits(calls)[0].text
+    # browsing shows it, marked plainly
+    await person.click("◀ Takaisin")
+    await person.click("📍 Paikkakunnan mukaan")
+    calls = await person.click("Karkkila")
+    [listed] = edits(calls)
+    assert (
+        "YrittäjäKaverit Karkkila\n"
+        f"{YK_WHEN}\n"
+        "👥 Tarkoitettu: yli 50-vuotiaat\n"
+        "Paikkoja jäljellä: 12"
+    ) in listed.text
+    assert "DuuniExpo Karkkila\nperjantai 8.1.2027 klo 10.00–14.00\n\n" in listed.text  # for all
+    calls = await person.send(f"/start ev_{YK}")
+    [card] = sent(calls)
+    assert card.text.startswith(
+        "YrittäjäKaverit Karkkila\n"
+        "Yrittäjyysvalmennus · Luksia, Länsi-Uudenmaan koulutuskuntayhtymä\n"
+        "👥 Tarkoitettu: yli 50-vuotiaat\n\n"
+    )
+    await person.click("✍️ Ilmoittaudu")
+    calls = await person.click(YK_RUN)
+    [ask] = edits(calls)
+    assert ask.text == (
+        "YrittäjäKaverit Karkkila\n\n👥 Tarkoitettu: yli 50-vuotiaat\n\nHaluatko silti ilmoittautua?"
+    )
+    assert labels(ask) == ["✍️ Kyllä, ilmoittaudun", "◀ Takaisin"]
+    assert await signups(h) == []
+    calls = await person.click("✍️ Kyllä, ilmoittaudun")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+    assert await signups(h) == [(1001, "active")]
+
+
+async def test_someone_over_50_is_not_asked_and_sees_no_marking(h: Harness) -> None:
+    person = await aged(h, 1001, "50_plus")
+    calls = await person.send(f"/start ev_{YK}")
+    assert "Tarkoitettu" not in sent(calls)[0].text
+    calls = await take(person)
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+
+
+async def test_a_list_line_says_the_language_when_it_is_not_the_persons(h: Harness) -> None:
+    person = await aged(h, 1001, "50_plus", language="English")
+    await person.click("Events and trainings")
+    await person.click("📍 By place")
+    calls = await person.click("Karkkila")
+    [listed] = edits(calls)
+    assert "1. DuuniExpo Karkkila\nFriday 8 January 2027, 10:00–14:00\n🗣 In Finnish\n\n" in (
+        listed.text
+    )
+
+
+DA = "duuniagentti"
+
+
+async def test_a_one_to_one_time_holds_one_person(h: Harness) -> None:
+    anna = await onboard(h, 1001)
+    calls = await anna.send(f"/start ev_{DA}")
+    [card] = sent(calls)
+    assert card.text.endswith("🎟 Paikkoja jäljellä: 1")
+    calls = await anna.click("✍️ Ilmoittaudu")
+    [choose] = edits(calls)
+    assert choose.text == (
+        "DuuniAgentti – piilotyöpaikat\n\n"
+        "Mikä aika sopii sinulle? Jokainen aika on yhdelle ihmiselle."
+    )
+    # Wednesday 6 January is a holiday in the schedule: Monday 11 January is the first time
+    assert labels(choose) == [
+        "11.1.2027 klo 9.00",
+        "13.1.2027 klo 9.00",
+        "18.1.2027 klo 9.00",
+        "20.1.2027 klo 9.00",
+        "◀ Takaisin",
+    ]
+    calls = await anna.click("11.1.2027 klo 9.00")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+
+    ben = await onboard(h, 1002)
+    await ben.send(f"/start ev_{DA}")
+    [choose] = edits(await ben.click("✍️ Ilmoittaudu"))
+    assert labels(choose)[:2] == ["11.1.2027 klo 9.00 (täynnä)", "13.1.2027 klo 9.00"]
+    calls = await ben.click("11.1.2027 klo 9.00 (täynnä)")
+    assert toasts(calls) == ["⏳ Olet jonossa sijalla 1."]
+    await ben.click("❌ Poistu jonosta")
+    await ben.click("✍️ Ilmoittaudu")
+    calls = await ben.click("13.1.2027 klo 9.00")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+    assert await signups(h, DA) == [(1001, "active"), (1002, "cancelled"), (1002, "active")]
