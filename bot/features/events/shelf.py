@@ -62,7 +62,8 @@ class Shelf:
             if item is None or item_id in found:
                 continue
             if item.is_slot:
-                found[item_id] = min(seats.get((item_id, o.start), 0) for o in self.choices(item))
+                times = self.choices(item)
+                found[item_id] = min((seats.get((item_id, o.start), 0) for o in times), default=0)
                 continue
             upcoming = next_joinable(item, self.now)
             if upcoming is not None and upcoming.start == start:
