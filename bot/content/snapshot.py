@@ -135,6 +135,8 @@ def check_content(
     if catalogue_dir.is_dir():
         catalogue, catalogue_problems = check_catalogue(catalogue_dir, texts)
         problems += catalogue_problems
+        if catalogue is not None:
+            problems += lint_item_references(dialogs, catalogue)
     values: dict[ContentSection[Any], object] = {}
     for section in sections:
         value, section_problems = section.check(content_dir, texts)
@@ -293,6 +295,35 @@ def lint_vocabulary(dialogs: DialogSet) -> list[Problem]:
                                     code="reference",
                                 )
                             )
+    return problems
+
+
+def lint_item_references(dialogs: DialogSet, catalogue: Any) -> list[Problem]:
+    """Action arguments ``items`` and ``series`` must name catalogue items and series (e.g.
+    ``suggested``, which shows a next step only when that item is suggested): a name the
+    catalogue lacks is a warning, since the step it guards is then never shown."""
+    ids = {item.id for item in catalogue}
+    series = {item.series for item in catalogue if item.series}
+    problems: list[Problem] = []
+    for dialog_id, dialog in dialogs.dialogs.items():
+        doc = dialogs.sources[dialog_id]
+        for si, step in enumerate(dialog.steps):
+            if not isinstance(step, ActionStep):
+                continue
+            for name, known in (("items", ids), ("series", series)):
+                value = step.args.get(name)
+                for entry in value if isinstance(value, list) else [value] if value else []:
+                    if str(entry) not in known:
+                        problems.append(
+                            doc.problem(
+                                ("steps", si, "args", name),
+                                f"no catalogue {'item' if name == 'items' else 'series'} "
+                                f"'{entry}': this step's 'yes' is never taken",
+                                hint=suggest(str(entry), sorted(known)),
+                                severity=Severity.WARNING,
+                                code="reference",
+                            )
+                        )
     return problems
 
 

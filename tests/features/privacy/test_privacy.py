@@ -129,6 +129,7 @@ async def seed_everything(h: Harness) -> ChatClient:
         await DeadLetterRepository(session).record(9999, chat_id=TG, stage="decode", error="x")
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
+    await person.click("19.1.2027 klo 9.00")  # the first of the course's two runs
     await person.click("◀ Takaisin")
     await person.click("◀ Päävalikko")
     await person.click("Puhu valmentajan kanssa")
@@ -321,6 +322,7 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
         await AnswerRepository(session).save(info.id, "career_plan", "free_text", FREE_TEXT)
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
+    await person.click("19.1.2027 klo 9.00")  # the first of the course's two runs
     await person.click("◀ Takaisin")
     await person.click("◀ Päävalikko")
     calls = await person.click("Omat tietoni")
