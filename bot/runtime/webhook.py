@@ -27,6 +27,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.runtime.polling import chat_key
+from bot.telegram.arrival import ADMITTED, ArrivalGate, Verdict
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_body, read_update
 from bot.telegram.presses import PressAnswers
 
@@ -52,10 +53,17 @@ class UpdateHandler(SimpleRequestHandler):
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret: str) -> None:
         super().__init__(
-            dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
+            dispatcher=dispatcher,
+            bot=bot,
+            secret_token=secret,
+            handle_in_background=False,
+            **ADMITTED,  # every update fed from here was judged as it arrived (handle)
         )
         self.presses = PressAnswers.of(bot)
         self.dead_letters = DeadLetters.of(dispatcher, bot)
+        #: floods and refusals, judged as updates arrive: a refused update is answered 200 at
+        #: once, so it holds none of Telegram's connections to us (None: everything is handled)
+        self.gate = ArrivalGate.of(dispatcher)
         #: updates in progress per chat (:func:`~bot.runtime.polling.chat_key`)
         self._in_progress: Counter[int] = Counter()
 
@@ -72,6 +80,11 @@ class UpdateHandler(SimpleRequestHandler):
             await self.dead_letters.set_aside(update, raw)
             return web.json_response({})  # confirmed: Telegram does not send it again
         key = chat_key(update)
+        if (
+            self.gate is not None
+            and self.gate.admit(bot, update, backlog=self._in_progress[key]) is not Verdict.PASS
+        ):
+            return web.json_response({})
         self.presses.arrived(bot, update, waits=self._in_progress[key] > 0)
         self._in_progress[key] += 1
         try:

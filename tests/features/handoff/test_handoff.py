@@ -756,7 +756,8 @@ async def test_reannounce_remind_and_digest(h: Harness) -> None:
     assert await handoff_timers(h.app, h.bot) == 0
     start = len(h.session.calls)
     await deliver(h)
-    digest, reannounced = sends_to(h.session.calls[start:], GROUP)
+    # cards first: the re-announcement (a card) goes ahead of the digest queued before it
+    reannounced, digest = sends_to(h.session.calls[start:], GROUP)
     assert digest.text.splitlines()[:4] == [
         "<b>☀️ Huomenta! Yhteydenottopyynnöt 9.3.2026</b>",
         "Uusia edellisen koosteen jälkeen: 2",
