@@ -283,7 +283,10 @@ def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) ->
     else:
         fsm_storage, isolation = create_storage(app)
     followup_jobs.register(scheduler, storage=fsm_storage, isolation=isolation)
-    handoff_jobs.register(scheduler)
+    roster = dispatcher.workflow_data.get(handoff_api.ROSTER) if dispatcher is not None else None
+    handoff_jobs.register(
+        scheduler, roster if isinstance(roster, handoff_api.CoachRoster) else None
+    )
     events_jobs.register(scheduler)
     privacy_service.register(scheduler)
     content_reload.register(scheduler)

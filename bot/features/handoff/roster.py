@@ -6,11 +6,11 @@ updates: a member of the group who is not a coach, sending ``/queue`` a hundred 
 database write, gets no answer, and delays no coach. (The handlers still decide from the
 database; this only keeps what they would refuse from reaching them.)
 
-The roster is ADMIN_IDS and the active coaches in the database, read again in the background
-when it is older than :data:`TTL_S` and a command from someone not on it comes (meanwhile the
-last reading is used). ``/coach add`` and ``/coach remove`` in this process read it again at
-once; a coach added from the command line or by another worker is known within :data:`TTL_S`.
-Until the first reading nothing is refused.
+The roster is ADMIN_IDS and the active coaches in the database, read by a job of every worker
+(at start, then every :data:`TTL_S`), and in the background when it is older than that and a
+command from someone not on it comes (meanwhile the last reading is used). ``/coach add`` and
+``/coach remove`` in this process read it again at once; a coach added from the command line
+or by another worker is known within :data:`TTL_S`. Until the first reading nothing is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 
+from aiogram import Bot
 from aiogram.types import Update
 
 from bot.app import App
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 TTL_S = 30.0
 #: handler data: the dispatcher's roster (None without a coaches' group)
 ROSTER = "coach_roster"
+#: the job that reads it
+JOB = "handoff.roster"
 
 
 class CoachRoster:
@@ -70,6 +73,11 @@ class CoachRoster:
             coaches = await CoachRepository(session).list_active()
         self._ids = frozenset(coach.telegram_id for coach in coaches)
         self._read_at = self.clock()
+
+    async def job(self, app: App, bot: Bot) -> int:
+        """The scheduler's job (:data:`JOB`, in every worker): read the roster."""
+        await self.refresh()
+        return 0
 
     async def _read_in_background(self) -> None:
         try:
