@@ -16,7 +16,8 @@ the oldest update still being handled, the offset passes the updates whose effec
 committed (a re-delivery would skip them anyway), so that newer updates — a button press, say —
 can be fetched at all instead of waiting for the replies ahead of them. A button press is
 answered as it arrives, before it waits for its chat's earlier updates or for a slot
-(:mod:`bot.telegram.presses`); its turn follows in order.
+(:mod:`bot.telegram.presses`); its turn follows in order. A flood or an unwanted command is
+refused as it arrives (:mod:`bot.telegram.arrival`): it is never queued, and the offset passes it.
 
 Because the offset stays behind updates in flight, Telegram hands out later ones again: they
 are dropped by ``update_id`` before being parsed (:class:`~bot.telegram.session.GetRawUpdates`).

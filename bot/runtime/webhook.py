@@ -6,6 +6,8 @@ handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes t
 ``GET /healthz`` answers 200 when the database answers. A button press is answered as it
 arrives, before it waits for its chat's earlier updates (:mod:`bot.telegram.presses`). An update
 that cannot be read is set aside as a dead letter and answered 200 (:mod:`bot.telegram.poison`).
+A flood or an unwanted command is refused as it arrives (:mod:`bot.telegram.arrival`) and
+answered 200 at once, so that it holds none of Telegram's connections.
 
 Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.runtime.workers`) serve one
 port: the parent binds the socket and each worker accepts on it (``sock``).

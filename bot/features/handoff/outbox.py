@@ -13,6 +13,11 @@ job, woken right after each commit). A row is delivered in three steps:
 3. **record** (a short transaction): ``sent``, with the Telegram message id, and the card and
    link bookkeeping.
 
+One chat's rows go in the order queued, with one exception: request cards (:data:`FIRST`) go
+ahead of everything else queued for the coach chat, also when one is queued while a pass is
+sending there. The group takes 20 messages a minute; a person chatting with their coach must
+not keep a new request from the coaches.
+
 What a failure means for the row:
 
 * **429** — Telegram refused the message: ``pending`` again after ``retry_after``.
