@@ -82,9 +82,10 @@ class UpdateHandler(SimpleRequestHandler):
             await self.dead_letters.set_aside(update, raw)
             return web.json_response({})  # confirmed: Telegram does not send it again
         key = chat_key(update)
+        waiting = max(0, self._in_progress[key] - 1)  # one of them is being handled
         if (
             self.gate is not None
-            and self.gate.admit(bot, update, backlog=self._in_progress[key]) is not Verdict.PASS
+            and self.gate.admit(bot, update, backlog=waiting) is not Verdict.PASS
         ):
             return web.json_response({})
         self.presses.arrived(bot, update, waits=self._in_progress[key] > 0)

@@ -273,3 +273,23 @@ async def test_a_backlog_beyond_the_limit_is_a_flood_even_when_slow() -> None:
     await pipeline.join()
     assert gated.started == [1]
     assert gated.slowed == [4]
+
+
+def waited_update(update_id: int, user_id: int, sent: float) -> Update:
+    update = update_json(update_id, user_id, "viesti")
+    update["message"]["date"] = int(sent)
+    return Update.model_validate(update)
+
+
+def test_a_backlog_after_a_restart_is_counted_when_it_was_sent_not_as_a_flood() -> None:
+    """Ten messages written a minute apart while the bot was down arrive at once: not a
+    flood. Ten written within a second, arriving after the same wait: a flood."""
+    gate = ArrivalGate(FloodControl(limit=5, clock=lambda: 1_000.0))
+    now = time.time()
+    spread = [waited_update(n, FLOODER, now - 600 + 60 * n) for n in range(10)]
+    assert [gate.judge(u).name for u in spread] == ["PASS"] * 10
+    burst = [waited_update(100 + n, OTHER, now - 600) for n in range(10)]
+    assert [gate.judge(u).name for u in burst] == ["PASS"] * 5 + ["SLOW_DOWN"] + ["DROP"] * 4
+    # messages newer than WAITED_S count when they arrive (their date is whole seconds)
+    fresh = [private_update(200 + n, 7003, "viesti") for n in range(7)]
+    assert [gate.judge(u).name for u in fresh] == ["PASS"] * 5 + ["SLOW_DOWN", "DROP"]
