@@ -20,12 +20,14 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.factory import create_bot, create_dispatcher
+from bot.features.handoff import outbox
 from bot.features.handoff.api import ROSTER, CoachRoster
+from bot.features.handoff.service import TO_PERSON
 from bot.runtime.polling import Pipeline
 from bot.telegram.limits.local import OutgoingLimiter, RateLimitMiddleware
 from bot.telegram.offline import ChatClient, OfflineSession
 from db.models import ProcessedUpdate
-from db.repositories import CLAIMED
+from db.repositories import CLAIMED, OutboxRepository
 from tests.features.handoff.support import (
     ANNA,
     GROUP,
@@ -178,3 +180,42 @@ async def test_a_new_card_goes_ahead_of_a_chatty_persons_messages(h: Harness) ->
     assert mid - queued_after <= 1  # at most the message in flight went before it
     relayed = [t for t in group if t.startswith("✉️ Puhelias")]
     assert relayed == [f"✉️ Puhelias (#1):\nviesti {n}" for n in range(60)]  # in order
+
+
+async def test_a_long_lane_to_a_person_ends_the_pass_early_so_a_new_card_is_not_kept_waiting(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coach's 30 messages to a person go one a second (here: one every 0.05 s); the coach
+    chat's lane has nothing left. A card queued meanwhile goes with the next pass, which
+    starts once every lane has stopped taking rows (after LANE_S, here 0.3 s)."""
+    monkeypatch.setattr(outbox, "LANE_S", 0.3)
+    async with h.app.db.transaction() as session:
+        for n in range(30):
+            await OutboxRepository(session).enqueue(
+                f"test:{n}",
+                TO_PERSON,
+                payload={"text": f"viesti {n}"},
+                chat_id=PERSON,
+                now=h.app.clock(),
+            )
+    h.bot.session.middleware(
+        RateLimitMiddleware(
+            OutgoingLimiter(global_per_second=0, private_per_second=20, private_burst=1)
+        )
+    )
+    newcomer = await onboard(h, 5002, "Uusi")
+    start = len(h.session.calls)
+    first = asyncio.create_task(deliver(h))
+    async with asyncio.timeout(30):
+        while not sends_to(h.session.calls[start:], PERSON):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    await ask_for_coach(newcomer)  # the card is queued mid-pass (or just after it)
+    sent = await first
+    assert sent < 30  # the pass ended early ...
+    assert await deliver(h) >= 1  # ... and the next one took the card first
+    [card] = sends_to(h.session.calls[start:], GROUP)
+    assert card.text.startswith("🆕 <b>Pyyntö #1</b>")
+    while await deliver(h):
+        pass
+    to_person = [c.text for c in sends_to(h.session.calls[start:], PERSON)]
+    assert to_person == [f"viesti {n}" for n in range(30)]  # all of them, in order

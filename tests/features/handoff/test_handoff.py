@@ -769,8 +769,8 @@ async def test_reannounce_remind_and_digest(h: Harness) -> None:
         "🙋 Otan tämän"
     ]
     # the re-announcement is a card: taking it from there works
-    latest = h.session.messages[(GROUP, max(m for c, m in h.session.messages if c == GROUP))]
-    await press(anna, latest, "🙋 Otan tämän")
+    [row] = [r for r in await outbox_rows(h) if r.kind == "reannounce"]
+    await press(anna, h.session.messages[(GROUP, row.telegram_message_id)], "🙋 Otan tämän")
     assert (await latest_request(h, 5001)).status == CLAIMED
 
     # #2 has been quiet since Friday: three working days later (Wednesday), Anna is reminded
