@@ -45,9 +45,10 @@ from bot.features.privacy import service as privacy_service
 from bot.features.reports import router as reports_router
 from bot.runtime import reload as content_reload
 from bot.runtime.scheduler import Scheduler
+from bot.telegram.arrival import ArrivalGate, Refusal
 from bot.telegram.fsm.sql import SqlStorage
 from bot.telegram.handlers import errors, private, updates
-from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
+from bot.telegram.limits.local import FloodControl, OutgoingLimiter, RateLimitMiddleware
 from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
 from bot.telegram.middlewares.unit_of_work import UnitOfWorkMiddleware
@@ -217,10 +218,15 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     # The FSM middleware is split (bot/telegram/middlewares/state.py): the chat's lock first, the
     # state read together with the "handled?" mark and the person, then the FSM context.
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True, app=app)
+    # First: floods and the features' refusals, judged as updates arrive (bot/telegram/arrival.py)
+    refusals: list[Refusal] = []
+    if app.settings.coach_chat_id is not None:
+        roster = handoff_api.CoachRoster(app)
+        dispatcher[handoff_api.ROSTER] = roster
+        refusals.append(roster.refuses)
+    flood = FloodControl(limit=app.settings.flood_limit, on_flood=_slow_down)
+    ArrivalGate(flood, refusals).install(dispatcher)
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
-    dispatcher.update.outer_middleware(
-        FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
-    )
     # a try that failed before anything was done is tried again (bot/telegram/poison.py)
     dispatcher.update.outer_middleware(Attempts())
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db, storage))
@@ -277,7 +283,10 @@ def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) ->
     else:
         fsm_storage, isolation = create_storage(app)
     followup_jobs.register(scheduler, storage=fsm_storage, isolation=isolation)
-    handoff_jobs.register(scheduler)
+    roster = dispatcher.workflow_data.get(handoff_api.ROSTER) if dispatcher is not None else None
+    handoff_jobs.register(
+        scheduler, roster if isinstance(roster, handoff_api.CoachRoster) else None
+    )
     events_jobs.register(scheduler)
     privacy_service.register(scheduler)
     content_reload.register(scheduler)
