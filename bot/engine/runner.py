@@ -271,6 +271,8 @@ class Engine:
         variant = self.easier_variant(ctx.language)
         if variant is None:
             return
+        if isinstance(step, ChoiceStep) and any(o.stored_value == variant for o in step.options):
+            return  # the language question itself offers it already
         assert state.dialog is not None
         state.variant_offered = True
         question = turn.replies[-1]

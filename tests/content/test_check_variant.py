@@ -131,3 +131,12 @@ async def test_plain_finnish_is_not_offered_to_other_readers(bundled: Harness) -
         calls = await person.send("??")
         assert "Selkosuomi – helpompi suomi" not in person.buttons
         assert all("selkosuomeksi" not in text for text in sent_texts(calls))
+
+
+async def test_the_language_question_does_not_offer_plain_finnish_twice(bundled: Harness) -> None:
+    person = bundled.person(3107)
+    await person.send("/start")
+    await person.send("hei")
+    calls = await person.send("mitä")
+    assert "selkosuomeksi" not in sent_texts(calls)[0]
+    assert person.buttons.count("Selkosuomi – helpompi suomi") == 1
