@@ -42,10 +42,15 @@ log = logging.getLogger(__name__)
 #: Buttons of the earlier form, "s:<seq>:<option>", may still be on people's screens: such a
 #: press counts only on the copy sent at the current turn (``ConversationState.seq``).
 CALLBACK_PREFIX = "q"
-BACK, DONE, SKIP = "<", ">", "~"
+#: back, done, skip, and "switch to the easier variant of my language" (plain Finnish)
+BACK, DONE, SKIP, VARIANT = "<", ">", "~", "="
 _CALLBACK_RE = re.compile(
-    r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~])$"
+    r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~=])$"
 )
+#: answers in a row the bot did not understand before it offers the easier variant, once
+MISSES_BEFORE_VARIANT = 2
+VARIANT_OFFER = "engine.offer_variant"
+VARIANT_BUTTON = "engine.variant_button"
 MAX_AUTO_STEPS = 100
 #: actions the engine itself provides (a registered action of the same name overrides it)
 BUILTIN_ACTIONS = frozenset({"summary"})
@@ -120,7 +125,7 @@ class Engine:
     ) -> tuple[ConversationState, Turn]:
         """Start ``dialog`` (default: the entry dialog) at ``step`` (default: its start)."""
         state = state.clone()
-        turn = Turn()
+        turn = Turn(left=state.position is not None)
         dialog_id = dialog or self.entry
         target = self.dialogs.get(dialog_id)
         if target is None:
@@ -172,6 +177,13 @@ class Engine:
             prev_dialog, prev_step = state.history.pop()
             turn.replies.append(self._echo(step, state, None, ctx))
             await self._run(state, prev_dialog, prev_step, turn, ctx, record=False)
+            return state, turn
+        if option == VARIANT and (variant := self.easier_variant(ctx.language)) is not None:
+            # the question stays on the screen without its buttons, and is asked again in the
+            # variant; the conversation goes on from there
+            turn.replies.append(self._echo(step, state, None, ctx))
+            ctx.language = turn.language = variant
+            self._ask(step, state, turn, ctx)
             return state, turn
         if option == SKIP and isinstance(step, InputStep) and step.skippable:
             self._save(state, turn, dialog_id, step.save_as, None)
@@ -227,6 +239,7 @@ class Engine:
             if not ok:
                 state.misses += 1
                 self._ask(step, state, turn, ctx, question=step.reask)
+                self._offer_variant(step, state, turn, ctx)
                 return state, turn
             self._save(state, turn, state.dialog, step.save_as, value)
             await self._advance(state, step.next, turn, ctx)
@@ -241,7 +254,34 @@ class Engine:
         state.misses += 1
         turn.replies.append(Reply(self.t("engine.use_buttons", ctx)))
         self._ask(step, state, turn, ctx)
+        self._offer_variant(step, state, turn, ctx)
         return state, turn
+
+    def easier_variant(self, language: str) -> str | None:
+        """The variant of ``language`` written to be easier (plain Finnish for Finnish)."""
+        return next((v for v in self.texts.variants if self.texts.fallbacks[v] == language), None)
+
+    def _offer_variant(
+        self, step: ChoiceStep | InputStep, state: ConversationState, turn: Turn, ctx: TurnContext
+    ) -> None:
+        """After answers in a row the bot did not understand, offer the easier variant of the
+        person's language once: a line and a button under the question just asked."""
+        if state.variant_offered or state.misses < MISSES_BEFORE_VARIANT:
+            return
+        variant = self.easier_variant(ctx.language)
+        if variant is None:
+            return
+        if isinstance(step, ChoiceStep) and any(o.stored_value == variant for o in step.options):
+            return  # the language question itself offers it already
+        assert state.dialog is not None
+        state.variant_offered = True
+        question = turn.replies[-1]
+        button = Button(self.t(VARIANT_BUTTON, ctx), pack(state.dialog, step.id, VARIANT))
+        turn.replies[-1] = replace(
+            question,
+            text=question.text + PARAGRAPH + self.t(VARIANT_OFFER, ctx),
+            buttons=(*question.buttons, (button,)),
+        )
 
     async def stale(
         self, state: ConversationState, ctx: TurnContext
@@ -441,6 +481,7 @@ class Engine:
         if result.leave:
             state.dialog = state.step = None
             state.history.clear()
+            turn.left = True
             return None
         return self._after_action(step, result.outcome, dialog_id)
 

@@ -69,7 +69,11 @@ async def test_first_contact_is_one_welcome_and_consent_message(h: Harness) -> N
     paragraphs = welcome.text.split("\n\n")
     assert paragraphs[0].startswith("👋 Hei Testi! Olen Urapolku.")
     assert paragraphs[2].startswith("Voit milloin vain pyytää yhteyttä oikeaan ihmiseen")
-    assert paragraphs[3] == "Saanko tallentaa vastauksesi?"
+    # the consent: two short sentences, the last paragraph
+    assert paragraphs[3:] == [
+        "Saanko tallentaa vastauksesi, jotta voin ehdottaa sinulle sopivia palveluja? Voit "
+        "poistaa ne milloin vain kohdasta Omat tietoni."
+    ]
     assert [label for label, _ in buttons_of(welcome)] == [
         "Kyllä, tallenna vastaukseni",
         "Jatka tallentamatta",

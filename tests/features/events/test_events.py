@@ -377,7 +377,11 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     assert edit.text == f"{YK_CARD}\n✅ Sinulla on paikka."
     assert labels(edit)[0] == "❌ Peru paikkani"
     document = calls[2]
-    assert document.caption == "✅ Sinulla on paikka. Avaa tiedosto, niin saat sen kalenteriisi."
+    # the file is explained in its caption, not in a message of its own
+    assert document.caption == (
+        "✅ Sinulla on paikka. Tässä on kalenteritiedosto: avaa se, niin tapahtuma tallentuu "
+        "puhelimesi kalenteriin."
+    )
     [file] = h.session.files
     assert file.filename == f"{YK}-20270119.ics"
     check_ics(file.content, events=6)  # every meeting of the course run
@@ -442,7 +446,9 @@ async def test_calendar_file_without_signing_up(h: Harness) -> None:
     await person.send("/start ev_duuniexpo-karkkila")
     calls = await person.click("📅 Kalenteritiedosto")
     assert [type(c) for c in calls] == [AnswerCallbackQuery, SendDocument]
-    assert calls[1].caption == "📅 Avaa tiedosto, niin saat tapahtuman kalenteriisi."
+    assert calls[1].caption == (
+        "📅 Tässä on kalenteritiedosto: avaa se, niin tapahtuma tallentuu puhelimesi kalenteriin."
+    )
     [file] = h.session.files
     assert file.filename == "duuniexpo-karkkila-20270108.ics"
     check_ics(file.content, events=1)
