@@ -178,23 +178,24 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
     assert suggestions.text.endswith("\n\nMitä haluat tehdä nyt?")
     assert len(texts) == 2  # the next steps are behind a button
     assert buttons_of(suggestions)[0] == ("1. YrittäjäKaverit Karkkila", f"e:c:{YK}:r:0:0:0")
-    # no paging or "back" inside the dialog: the dialog's own buttons follow the items
+    # no paging inside the dialog: the dialog's own buttons follow the items
     assert labels(suggestions)[5:] == [
         "Seuraavat askeleet",
         "Puhu tästä valmentajalle",
         "Näytä suunnitelmani",
         "Aloita suunnitelma alusta",
         "Takaisin valikkoon",
+        "↩ Takaisin",
     ]
 
     # a suggestion opens its card in place; "back" shows the suggestions again
     calls = await person.press(f"e:c:{YK}:r:0:0:0", person.messages()[-1])
     [card] = edits(calls)
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
-    calls = await person.press(data_of(card, "◀ Takaisin"), person.messages()[-1])
+    calls = await person.press(data_of(card, "↩ Takaisin"), person.messages()[-1])
     [back] = edits(calls)
     assert back.text.startswith("Nämä voisivat sopia sinulle:\n\n1. YrittäjäKaverit Karkkila")
-    assert labels(back)[-1] == "◀ Takaisin"
+    assert labels(back)[-1] == "↩ Takaisin"
 
 
 # -- the browser ---------------------------------------------------------------------------------
@@ -212,12 +213,12 @@ async def test_browser_from_the_menu_and_back(h: Harness) -> None:
         ("📅 Tällä viikolla", "e:l::w:0:0:0"),
         ("💻 Verkossa", "e:l::o:0:0:0"),
         ("🎟 Omat ilmoittautumiset", "e:l::s:0:0:0"),
-        ("◀ Päävalikkoon", "e:b:::0:0:0"),
+        ("↩ Päävalikkoon", "e:b:::0:0:0"),
     ]
     # the person has left the dialogs: the browser has the conversation
     state = await conversation_state(h, 1001)
     assert state.position is None
-    calls = await person.click("◀ Päävalikkoon")
+    calls = await person.click("↩ Päävalikkoon")
     assert [c.text for c in sent(calls)] == ["Mitä haluat tehdä?"]
 
 
@@ -245,7 +246,7 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
         "2. "
     )
     assert page1.text.endswith("Sivu 1/2")
-    assert labels(page1)[-2:] == ["Seuraavat ▶", "◀ Takaisin"]
+    assert labels(page1)[-2:] == ["Seuraavat ▶", "↩ Takaisin"]
     assert data_of(page1, "Seuraavat ▶") == f"e:l::k{8}:1:0:0"  # card_training is kind 8
 
     calls = await person.click("Seuraavat ▶")
@@ -254,7 +255,7 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
     assert page2.message_id == page1.message_id
     assert page2.text.startswith("📚 Korttikoulutus\n\n6. ")
     assert page2.text.endswith("Sivu 2/2")
-    assert labels(page2)[-2:] == ["◀ Edelliset", "◀ Takaisin"]
+    assert labels(page2)[-2:] == ["◀ Edelliset", "↩ Takaisin"]
 
     # the same page again: nothing changes, so no edit is sent at all
     calls = await person.press(data_of(page1, "Seuraavat ▶"))
@@ -262,9 +263,9 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
 
     calls = await person.click("◀ Edelliset")
     assert edits(calls)[0].text == page1.text
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == "📚 Millaista tapahtumaa etsit?"
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == BROWSER
 
 
@@ -278,8 +279,8 @@ async def test_lists_by_place_this_week_and_online(h: Harness) -> None:
         "📍 Karkkila\n\n1. DuuniExpo Karkkila\nperjantai 8.1.2027 klo 10.00–14.00\n\n2. "
     )
     assert "verkossa" not in karkkila.text.casefold()  # held there, not online
-    await person.click("◀ Takaisin")
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
+    await person.click("↩ Takaisin")
 
     calls = await person.click("📅 Tällä viikolla")
     [week] = edits(calls)
@@ -287,7 +288,7 @@ async def test_lists_by_place_this_week_and_online(h: Harness) -> None:
     dates = [line for line in week.text.split("\n") if " klo " in line]
     assert dates
     assert all(d.split()[1] in {f"{n}.1.2027" for n in range(5, 13)} for d in dates)
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
 
     calls = await person.click("💻 Verkossa")
     [online] = edits(calls)
@@ -311,7 +312,7 @@ async def test_card_of_an_item_without_sign_up(h: Harness) -> None:
         "📅 Kalenteritiedosto",
         "🙅 Ei minulle",
         "💬 Kysy valmentajalta",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     # from a card straight to a coach: the handoff dialog starts
     calls = await person.click("💬 Kysy valmentajalta")
@@ -333,7 +334,7 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
         ("📅 Kalenteritiedosto", f"e:f:{YK}::0:0:0"),
         ("🙅 Ei minulle", f"e:n:{YK}::0:0:0"),
         ("💬 Kysy valmentajalta", "e:t:::0:0:0"),
-        ("◀ Takaisin", "e:h:::0:0:0"),
+        ("↩ Takaisin", "e:h:::0:0:0"),
     ]
     assert card.reply_markup.inline_keyboard[1][0].url == OSM_KARKKILA
 
@@ -425,7 +426,7 @@ async def test_sign_up_needs_consent_first(h: Harness) -> None:
     calls = await person.click("✍️ Ilmoittaudu")
     [ask] = edits(calls)
     assert ask.text.startswith("Jotta voin ilmoittaa sinut, minun täytyy tallentaa")
-    assert labels(ask) == ["✅ Kyllä, sopii", "◀ Takaisin"]
+    assert labels(ask) == ["✅ Kyllä, sopii", "↩ Takaisin"]
     assert await signups(h) == []
 
     calls = await person.click("✅ Kyllä, sopii")
@@ -689,7 +690,7 @@ async def test_not_for_me_is_stored_and_lowers_similar_items(h: Harness) -> None
         "3. DuuniKaverit Karkkila",
         "4. Tulityökortti Vihti",
         "5. VerkkoAgentti",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     await person.click("2. Työturvallisuuskortti Lohja")
     calls = await person.click("🙅 Ei minulle")
@@ -702,7 +703,7 @@ async def test_not_for_me_is_stored_and_lowers_similar_items(h: Harness) -> None
         "Aika ei sovi",
         "Ei minun alaani",
         "Olen jo käynyt",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     calls = await person.click("Olen jo käynyt")
     assert toasts(calls) == ["Kiitos! Ehdotan vähemmän tällaisia."]
@@ -738,7 +739,7 @@ async def test_not_for_me_without_consent_stays_in_the_conversation(h: Harness) 
     async with h.app.db.read() as session:
         assert await EventRepository(session).dismissed(await person_id(h, 1001)) == {}
     # browsing by list is not filtered: it is still there
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
     calls = await person.click("💻 Verkossa")
     assert title in edits(calls)[0].text
 
@@ -764,7 +765,7 @@ async def test_poster_link_for_a_new_person_opens_the_card_after_onboarding(h: H
         assert await session.scalar(select(EventLink.item_id)) is None  # shown once
     state = await conversation_state(h, 1001)
     assert state.position is None
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == BROWSER
 
 

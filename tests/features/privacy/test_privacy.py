@@ -126,8 +126,8 @@ async def seed_everything(h: Harness) -> ChatClient:
         await AnswerRepository(session).save(info.id, "career_plan", "free_text", FREE_TEXT)
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
-    await person.click("◀ Takaisin")
-    await person.click("◀ Päävalikko")
+    await person.click("↩ Takaisin")
+    await person.click("↩ Päävalikko")
     await person.click("Puhu valmentajan kanssa")
     await person.click("Työnhaku")
     await person.send(DETAILS)
@@ -317,8 +317,8 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
         await AnswerRepository(session).save(info.id, "career_plan", "free_text", FREE_TEXT)
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
-    await person.click("◀ Takaisin")
-    await person.click("◀ Päävalikko")
+    await person.click("↩ Takaisin")
+    await person.click("↩ Päävalikko")
     calls = await person.click("Omat tietoni")
     [shown] = sent(calls)
     assert shown.text == (
@@ -337,7 +337,7 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
         ("🗑 Poista kaikki tietoni", "pv:del"),
         ("✋ Peru lupa tallentaa", "pv:wd"),
         ("🔒 Tietosuojaseloste", "pv:ntc"),
-        ("◀ Päävalikko", "pv:home"),
+        ("↩ Päävalikko", "pv:home"),
     ]
     # /mydata shows the same
     calls = await person.send("/mydata")
@@ -362,7 +362,7 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
     assert [(s["item_id"], s["status"]) for s in exported["event_signups"]] == [(YK, "active")]
     assert exported["coach_requests"] == []
 
-    calls = await person.click("◀ Päävalikko")
+    calls = await person.click("↩ Päävalikko")
     assert sent(calls)[0].text == "Mitä haluat tehdä?"
 
 
@@ -493,8 +493,8 @@ async def test_privacy_command_shows_the_notice(hs: Harness) -> None:
     )
     assert "[" not in text
     assert len(text) < 4096
-    assert [label for label, _ in buttons_of(notice)] == ["◀ Päävalikko"]  # a way back
-    back = await person.click("◀ Päävalikko")
+    assert [label for label, _ in buttons_of(notice)] == ["↩ Päävalikko"]  # a way back
+    back = await person.click("↩ Päävalikko")
     assert "Mitä haluat tehdä?" in [c.text for c in sent(back)]
     # in English too
     await person.send("/language")
