@@ -1094,7 +1094,7 @@ async def test_in_english_the_plan_asks_for_languages_and_suggests_finnish_event
     summary, suggestions = sent(calls)[:2]
     assert "• Languages: Finnish, English" in summary.text
     # YrittäjäKaverit is held in Finnish only: suggested now, as for a Finnish speaker
-    assert suggestions.text.startswith("These could suit you:\n\n1. YrittäjäKaverit Karkkila\n")
+    assert suggestions.text.startswith("These might suit you:\n\n1. YrittäjäKaverit Karkkila\n")
     async with h.app.db.read() as session:
         answers = await AnswerRepository(session).for_person(await person_id(h, 1001))
     assert answers["languages_read"] == ["fi", "en"]

@@ -185,7 +185,7 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
     calls = await person.click(YES)
     [question] = sent_to(calls, PERSON)
     assert question.text == HOW
-    assert [label for label, _ in buttons_of(question)] == OUTCOMES
+    assert [label for label, _ in buttons_of(question)] == [*OUTCOMES, "◀ Takaisin"]
     calls = await person.click("Kokoaikatyössä")
     assert [c.text for c in sent_to(calls, PERSON)] == [HELPED]
     calls = await person.click("5")

@@ -580,7 +580,7 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
     shutil.copytree(ROOT / "content", tmp_path / "content")
     path = tmp_path / "content" / "privacy.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace('address: "Toivonkatu 4, 08100 Lohja"', 'address: "[osoite]"')
+    text = text.replace('fi: "Toivonkatu 4, 08100 Lohja"', 'fi: "[osoite]"')
     text = text.replace('email: "tietosuoja@luksia.fi"', 'email: "tietosuoja at luksia"')
     text = text.replace(
         '  sv: "Meddelandena går via Telegram.', '  se: "Meddelandena går via Telegram.'
@@ -600,10 +600,10 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
         if p.severity is Severity.ERROR and p.code == "privacy"
     )
     assert errors == [
-        (13, "'[osoite]' is still a placeholder"),
-        (32, "'tietosuoja at luksia' is not an email address"),
-        (77, "'transfers' has no text in sv"),
-        (77, "unknown language se"),
+        (14, "'[osoite]' is still a placeholder"),
+        (38, "'tietosuoja at luksia' is not an email address"),
+        (83, "'transfers' has no text in sv"),
+        (83, "unknown language se"),
     ]
 
 
