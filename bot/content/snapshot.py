@@ -39,6 +39,7 @@ from bot.engine.runner import BUILTIN_ACTIONS
 from bot.engine.schema import ActionStep, ChoiceStep, ConditionStep
 from bot.engine.texts import TextCatalogue, load_texts_collecting
 from bot.engine.variants import OVERRIDE_PREFIX, apply_text_overrides, lint_variants
+from bot.engine.words import WordList
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,14 @@ class Content:
             raw = table.get(f"keywords.{name}", "")
             words.update(w.strip().casefold() for w in raw.split(",") if w.strip())
         return frozenset(words)
+
+    def word_list(self, name: str) -> WordList:
+        """Words and stems (``stem*``) such as ``keywords.coach_in_text`` from every language,
+        to look for inside a sentence (see :class:`~bot.engine.words.WordList`)."""
+        found = WordList()
+        for table in self.texts.texts.values():
+            found |= WordList.parse(table.get(f"keywords.{name}", ""))
+        return found
 
 
 def fingerprint(directories: Collection[Path]) -> str:

@@ -78,7 +78,7 @@ async def test_first_contact_is_one_welcome_and_consent_message(h: Harness) -> N
         "Kyllä, tallenna vastaukseni",
         "Jatka tallentamatta",
         "Kerro lisää",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
 
     # the answer is marked in the same message, the welcome kept above it
@@ -108,6 +108,7 @@ async def test_the_suggestions_are_a_summary_and_a_list_with_the_way_on(h: Harne
         "Näytä suunnitelmani",
         "Aloita suunnitelma alusta",
         "Takaisin valikkoon",
+        "↩ Takaisin",
     ]
     items = buttons_of(suggestions)[:5]
     assert all(data.startswith("e:c:") for _, data in items if data)

@@ -64,7 +64,8 @@ class _Model(BaseModel):
 class Organisation(_Model):
     name: Text
     business_id: Annotated[str, Field(pattern=r"^\d{7}-\d$")]
-    address: Annotated[str, Field(min_length=3, max_length=200)]
+    #: one address, or one per language where its place names differ (Lohja · Lojo, PL · PB)
+    address: Annotated[str, Field(min_length=3, max_length=200)] | Text
     phone: str | None = None
     web: str | None = None
 
@@ -229,7 +230,10 @@ def privacy_content(app: App) -> PrivacyContent:
 
 def _organisation(app: App, org: Organisation, language: str) -> str:
     name = pick_text(app, org.name, language)
-    lines = [name, app.t("privacy.notice.business_id", language, id=org.business_id), org.address]
+    address = org.address
+    if isinstance(address, dict):
+        address = pick_text(app, address, language)
+    lines = [name, app.t("privacy.notice.business_id", language, id=org.business_id), address]
     lines += [part for part in (org.phone, org.web) if part]
     return "\n".join(lines)
 

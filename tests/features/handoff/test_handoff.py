@@ -912,6 +912,6 @@ async def test_erasure_in_a_plain_group_edits_what_is_too_old_to_delete(h: Harne
     ]
     # what could not be removed is the admins' to do, by hand
     assert texts_to(h.session.calls[start:], ADMIN) == [
-        "⚠️ Pyynnön #1 henkilö pyysi poistamaan tietonsa, mutta 1 viestiä jäi valmentajaryhmään: "
-        "Telegram ei anna botin enää poistaa tai muuttaa niitä. Poista ne ryhmästä käsin."
+        "⚠️ Pyynnön #1 henkilö pyysi poistamaan tietonsa, mutta 1 viesti jäi valmentajaryhmään: "
+        "Telegram ei anna botin enää poistaa tai muuttaa sitä. Poista se ryhmästä käsin."
     ]
