@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.catalogue.field_topics import load_field_topics
 from bot.catalogue.recommend import Recommender, recommend
 from bot.catalogue.schema import HELSINKI, Catalogue, Item
 from bot.catalogue.tags import (
@@ -33,11 +34,13 @@ from bot.catalogue.tags import (
     LANGUAGES,
     MUNICIPALITIES,
     SITUATIONS,
+    SLOT_KINDS,
     TOPICS,
     UNEMPLOYMENT_DURATIONS,
     WEEKDAYS,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=HELSINKI)
 TEXT = {"fi": "Tapahtuma", "sv": "Evenemang", "en": "Event"}
 SUMMARY = {"fi": "Lyhyt kuvaus.", "sv": "Kort beskrivning.", "en": "A short description."}
@@ -115,8 +118,12 @@ def make_catalogue(rng: random.Random, count: int) -> Catalogue:
             "capacity": rng.choice([None, None, 12, 20, 60]),
             "signup": {"mode": "bot"},
         }
+        if raw["kind"] in SLOT_KINDS and raw["capacity"] is not None:
+            raw["capacity"] = 1  # a one-to-one slot holds one person
         items.append(Item.model_validate(raw))
-    return Catalogue(tuple(items))
+    # the editors' field → topic map, as bundled (interests count through it)
+    field_topics, _ = load_field_topics(ROOT / "content" / "field_topics.yaml")
+    return Catalogue(tuple(items), field_topics=field_topics)
 
 
 def _maybe(rng: random.Random, value: Any, p: float = 0.85) -> Any:

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         default=5, ge=1, description="messages a person may send in 2 seconds before 'slow down'"
     )
     #: version of the consent text; raising it asks everyone again
-    consent_version: int = Field(default=1, ge=1, description="a whole number ≥ 1")
+    consent_version: int = Field(default=2, ge=1, description="a whole number ≥ 1")
     #: people not seen for this many days are removed (urapolku purge, the daily job)
     retention_days: int = Field(default=365, ge=1, description="a whole number of days ≥ 1")
     #: the relayed texts of requests closed this many days ago are removed

@@ -45,9 +45,10 @@ from bot.features.privacy import service as privacy_service
 from bot.features.reports import router as reports_router
 from bot.runtime import reload as content_reload
 from bot.runtime.scheduler import Scheduler
+from bot.telegram.arrival import ArrivalGate, Refusal
 from bot.telegram.fsm.sql import SqlStorage
 from bot.telegram.handlers import errors, private, updates
-from bot.telegram.limits.local import FloodControlMiddleware, OutgoingLimiter, RateLimitMiddleware
+from bot.telegram.limits.local import FloodControl, OutgoingLimiter, RateLimitMiddleware
 from bot.telegram.middlewares.observe import ObservedDispatcher, ObserveMiddleware
 from bot.telegram.middlewares.person import PersonMiddleware
 from bot.telegram.middlewares.state import ChatLockMiddleware, state_middleware
@@ -220,11 +221,16 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dispatcher = ObservedDispatcher(  # the update's id in every log record of its handling
         storage=storage, events_isolation=isolation, disable_fsm=True, app=app
     )
-    dispatcher.update.outer_middleware(ObserveMiddleware())  # first: counts updates and failures
+    # First: floods and the features' refusals, judged as updates arrive (bot/telegram/arrival.py)
+    refusals: list[Refusal] = []
+    if app.settings.coach_chat_id is not None:
+        roster = handoff_api.CoachRoster(app)
+        dispatcher[handoff_api.ROSTER] = roster
+        refusals.append(roster.refuses)
+    flood = FloodControl(limit=app.settings.flood_limit, on_flood=_slow_down)
+    ArrivalGate(flood, refusals).install(dispatcher)
+    dispatcher.update.outer_middleware(ObserveMiddleware())  # counts updates and failures
     dispatcher.update.outer_middleware(ChatLockMiddleware(dispatcher.fsm))
-    dispatcher.update.outer_middleware(
-        FloodControlMiddleware(limit=app.settings.flood_limit, on_flood=_slow_down)
-    )
     # a try that failed before anything was done is tried again (bot/telegram/poison.py)
     dispatcher.update.outer_middleware(Attempts())
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(app.db, storage))
@@ -281,7 +287,10 @@ def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) ->
     else:
         fsm_storage, isolation = create_storage(app)
     followup_jobs.register(scheduler, storage=fsm_storage, isolation=isolation)
-    handoff_jobs.register(scheduler)
+    roster = dispatcher.workflow_data.get(handoff_api.ROSTER) if dispatcher is not None else None
+    handoff_jobs.register(
+        scheduler, roster if isinstance(roster, handoff_api.CoachRoster) else None
+    )
     events_jobs.register(scheduler)
     privacy_service.register(scheduler)
     content_reload.register(scheduler)

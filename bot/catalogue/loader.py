@@ -46,6 +46,7 @@ from bot.content.source import (
 )
 
 from .calendar import describe_time_problem, holiday_name, local_time_problem
+from .field_topics import default_path, load_field_topics
 from .schedule import is_past, meeting_days, range_days
 from .schema import (
     HELSINKI,
@@ -162,10 +163,13 @@ def collect_catalogue(
     *,
     known_text_keys: Mapping[str, Collection[str]] | None = None,
     now: datetime | None = None,
+    field_topics: Path | None = None,
 ) -> tuple[Catalogue, list[Problem]]:
     """Every problem (errors and warnings) of every file, and a catalogue of the valid items.
 
     Never raises for content mistakes. With ``now``, also lints for items that are all past.
+    The field → topic map is read from ``field_topics`` (default: ``field_topics.yaml`` next
+    to ``directory``; see :mod:`.field_topics`).
     """
     problems: list[Problem] = []
     items: list[Item] = []
@@ -191,8 +195,16 @@ def collect_catalogue(
             continue
         problems += _load_file(doc, items, sources, breaks)
     problems += _unknown_break_targets(breaks, items)
+    map_path = field_topics or default_path(directory)
+    topics_map, map_problems = load_field_topics(
+        map_path, _display(map_path), item_topics={t for item in items for t in item.topics}
+    )
+    problems += map_problems
     catalogue = Catalogue(
-        tuple(_with_breaks(item, breaks) for item in items), sources, tuple(breaks)
+        tuple(_with_breaks(item, breaks) for item in items),
+        sources,
+        tuple(breaks),
+        field_topics=topics_map,
     )
     problems += _closed_runs(catalogue)
     if known_text_keys is not None:

@@ -51,6 +51,7 @@ from .tags import (
     AGE_GROUPS,
     KIND_FORMS,
     KINDS,
+    SLOT_KINDS,
     AgeGroup,
     Form,
     Kind,
@@ -268,9 +269,10 @@ class Place(_Model):
 class Audience(_Model):
     """Who the item is meant for. Empty lists mean everyone.
 
-    Normally a mismatch only lowers an item in the recommendations; with ``strict: true`` an
-    item is never recommended to someone whose answer is known and does not match (Ohjaamo is
-    only for people under 30).
+    A rule, not a weight: an item is suggested only to people who said they belong to every
+    group it names (an age group, a situation, how long out of work, an international
+    student); browsing still shows it to others, marked "for people over 50". ``strict`` is
+    accepted for older files and changes nothing: every audience is strict now.
     """
 
     age_groups: Annotated[tuple[AgeGroup, ...], BeforeValidator(_age_groups)] = ()
@@ -491,10 +493,29 @@ class Item(_Model):
     #: who confirmed the facts with the organiser, and when; None = to be confirmed
     confirmed: Confirmation | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_to_one_slot(cls, data: Any) -> Any:
+        """A one-to-one kind signed up in the bot holds one person per meeting."""
+        if (
+            isinstance(data, dict)
+            and data.get("kind") in SLOT_KINDS
+            and isinstance(data.get("signup"), dict)
+            and data["signup"].get("mode") == "bot"
+            and data.get("capacity") is None
+        ):
+            return {**data, "capacity": 1}
+        return data
+
     @model_validator(mode="after")
     def _where(self) -> Item:
         if not self.municipalities and not self.online:
             raise ValueError("say where it is: 'municipalities: [...]', 'online: true', or both")
+        if self.is_slot and self.capacity is not None and self.capacity > 1:
+            raise ValueError(
+                f"a {self.kind} signed up in the bot is a one-to-one slot for one person: "
+                "write 'capacity: 1' (or leave it out), or choose a group kind"
+            )
         return self
 
     @property
@@ -506,6 +527,11 @@ class Item(_Model):
         if not self.on_holidays and is_public_holiday(day):
             return True
         return any(pause.covers(day) for pause in self.breaks)
+
+    @property
+    def is_slot(self) -> bool:
+        """A one-to-one slot: each meeting is booked by one person (:data:`SLOT_KINDS`)."""
+        return self.kind in SLOT_KINDS and self.signup.mode == "bot"
 
     @property
     def forms(self) -> frozenset[Form]:
@@ -563,6 +589,9 @@ class Catalogue:
     sources: Mapping[str, Source] = field(default_factory=dict)
     #: catalogue files' top-level ``breaks`` (already applied to the items they cover)
     breaks: tuple[CatalogueBreak, ...] = ()
+    #: field of work -> the topics that help people interested in it, most useful first
+    #: (``content/field_topics.yaml``; see :mod:`bot.catalogue.field_topics`)
+    field_topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _by_id: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

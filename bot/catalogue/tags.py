@@ -50,7 +50,11 @@ Topic = Literal[
     "entrepreneurship",
     "studies",
     "digital_skills",
-    "work_cards",  # hygiene passport, occupational safety card, first aid, hot work
+    "work_cards",  # any work card (the four below, and others)
+    "hygiene_passport",  # hygieniapassi: work with food
+    "safety_card",  # työturvallisuuskortti: building sites, industry
+    "hot_work",  # tulityökortti: welding, cutting, open flame
+    "first_aid",  # EA1 and similar
     "peer_support",
     "wellbeing",  # coping, work ability, money worries
     "working_in_finland",  # Finnish working life for people from abroad
@@ -96,6 +100,22 @@ HelpWanted = Literal[
 ]
 HELP_WANTED: Final[tuple[HelpWanted, ...]] = get_args(HelpWanted)
 
+#: The age groups an item may be meant for, as one phrase: a single group, or two next to
+#: each other ("under 50", "30 or older"); :func:`age_span` names them.
+AGE_GROUP_SPANS: Final[tuple[str, ...]] = (*AGE_GROUPS, "under_50", "30_plus")
+
+
+def age_span(groups: Sequence[str]) -> tuple[str, ...]:
+    """The :data:`AGE_GROUP_SPANS` that say ``groups``: ``("30_49", "50_plus")`` is
+    ``("30_plus",)``; groups that do not join up are named one by one."""
+    wanted = set(groups)
+    if wanted == {"under_30", "30_49"}:
+        return ("under_50",)
+    if wanted == {"30_49", "50_plus"}:
+        return ("30_plus",)
+    return tuple(g for g in AGE_GROUPS if g in wanted)
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 #: In ``date.weekday()`` order: ``WEEKDAYS[d.weekday()]`` is the name of ``d``'s weekday.
 WEEKDAYS: Final[tuple[Weekday, ...]] = get_args(Weekday)
@@ -112,11 +132,39 @@ DISMISS_REASONS: Final[tuple[DismissReason, ...]] = get_args(DismissReason)
 HELP_TOPICS: Final[Mapping[HelpWanted, frozenset[Topic]]] = MappingProxyType(
     {
         "job": frozenset({"job_search", "hidden_jobs", "meet_employers"}),
-        "new_field": frozenset({"new_field", "career_planning", "work_cards"}),
+        "new_field": frozenset(
+            {
+                "new_field",
+                "career_planning",
+                "work_cards",
+                "hygiene_passport",
+                "safety_card",
+                "hot_work",
+                "first_aid",
+            }
+        ),
         "own_business": frozenset({"entrepreneurship"}),
         "studies": frozenset({"studies"}),
         "digital_skills": frozenset({"digital_skills"}),
         "job_search_skills": frozenset({"cv_and_applications", "job_interviews", "job_search"}),
+    }
+)
+
+#: Topics that answer one particular need. An item whose *first* topic is one of these (a
+#: business coaching, a card course) is suggested to someone who said what help they want or
+#: which fields interest them only when its topics answer some of it; items about looking for
+#: work in general are suggested without that.
+NEED_TOPICS: Final[frozenset[Topic]] = frozenset(
+    {
+        "entrepreneurship",
+        "studies",
+        "digital_skills",
+        "work_cards",
+        "hygiene_passport",
+        "safety_card",
+        "hot_work",
+        "first_aid",
+        "working_in_finland",
     }
 )
 
@@ -137,29 +185,38 @@ KIND_FORMS: Final[Mapping[Kind, frozenset[Form]]] = MappingProxyType(
     }
 )
 
+#: Kinds whose meetings are one-to-one slots: signed up in the bot, each occurrence holds one
+#: person (``capacity`` is 1 unless given, and may not be more).
+SLOT_KINDS: Final[frozenset[Kind]] = frozenset({"individual_coaching"})
+
 #: Codes of :class:`bot.catalogue.recommend.Reason`; each is a text under ``catalogue.reason``.
 #: Codes in :data:`REASON_VALUE_PARAM` take the text of one value: ``help`` with
 #: ``{"help": "own_business"}`` is ``catalogue.reason.help.own_business``. Parameter names
 #: never clash with the ``key`` and ``language`` arguments of the texts' ``get``.
+#:
+#: Every reason is true of this person and this item: the person-side codes (``place``,
+#: ``help``, ``field``, ``age``, ``situation``, ``long_term``, ``international``, ``form``,
+#: ``language``) are given only when the person said so *and* the item matches it; ``topic``
+#: says what in the item answers a wanted help or an interest; ``soon`` is a fact of the date.
 ReasonCode = Literal[
-    "place",  # params: municipality
-    "online",  # can take part from home
-    "help",  # params: help (a HelpWanted)
-    "field",  # params: field
-    "age",  # params: age_group
-    "situation",  # params: situation
-    "long_term",  # long-term unemployed (over 12 months)
-    "international",  # international student
-    "form",  # params: form (a preferred form)
-    "language",  # params: in_language (given in the person's own language)
+    "place",  # params: municipality (the person's, which the item is held in)
+    "help",  # params: help (a HelpWanted the item's topics answer)
+    "field",  # params: field (an interest the item is about, or whose topics it teaches)
+    "topic",  # params: topic (what in the item answers the help or interest before it)
+    "age",  # params: age_group (the item is meant for the person's age group)
+    "situation",  # params: situation (the item is meant for people in it)
+    "long_term",  # long-term unemployed (over 12 months), and the item is meant for them
+    "international",  # international student, and the item is meant for them
+    "form",  # params: form (a preferred form the item is given in)
+    "language",  # params: in_language (given in the person's own language, not Finnish)
     "soon",  # starts within a week
-    "open_to_all",  # nothing specific: a general service for anyone
 ]
 REASON_CODES: Final[tuple[ReasonCode, ...]] = get_args(ReasonCode)
 REASON_VALUE_PARAM: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = MappingProxyType(
     {
         "help": ("help", HELP_WANTED),
         "field": ("field", FIELDS),
+        "topic": ("topic", TOPICS),
         "age": ("age_group", AGE_GROUPS),
         "situation": ("situation", SITUATIONS),
         "form": ("form", FORMS),
@@ -182,6 +239,10 @@ NAME_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "month": tuple(str(m) for m in range(1, 13)),
         "audience.age_group": AGE_GROUPS,
         "audience.situation": SITUATIONS,
+        # "for people over 50": a browse line or card of an item meant for others
+        "audience.only_age": AGE_GROUP_SPANS,
+        "audience.only_situation": SITUATIONS,
+        "audience.only_unemployment": UNEMPLOYMENT_DURATIONS,
         "signup": SIGNUP_MODES,
         "dismiss": DISMISS_REASONS,
     }
@@ -196,6 +257,10 @@ OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.audience.everyone",
     "catalogue.audience.international_students",
     "catalogue.audience.long_term_unemployed",
+    "catalogue.audience.only",  # "For {whom}": an item meant for others than the person
+    "catalogue.audience.only_international",  # whom: "international students"
+    "catalogue.audience.only_or",  # " or ", between the groups of one marking
+    "catalogue.held_in",  # "In {languages}": a line for an item not in the person's language
     "catalogue.capacity.free",  # "{free} places left"
     "catalogue.capacity.full",
     "catalogue.reason.one",  # "Because {first}."
@@ -218,6 +283,8 @@ _TEXT_PARAMS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         "catalogue.capacity.free": frozenset({"free"}),
         "catalogue.confirmed": frozenset({"date"}),
+        "catalogue.held_in": frozenset({"languages"}),
+        "catalogue.audience.only": frozenset({"whom"}),
         "catalogue.reason.one": frozenset({"first"}),
         "catalogue.reason.two": frozenset({"first", "second"}),
         "catalogue.reason.place": frozenset({"municipality", "municipality_in"}),

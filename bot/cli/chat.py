@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--lang",
         default=None,
         metavar="LANG",
-        help="your Telegram language: one the content has texts in (fi, sv, en, ...)",
+        help="your language: one the content has texts in (fi, sv, en; fi-selko: plain Finnish)",
     )
     parser.add_argument(
         "--user-id", type=int, default=1, help="pretend to be this Telegram user id"

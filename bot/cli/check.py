@@ -11,10 +11,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from bot.catalogue.recommend.testset import FILE_NAME as TEST_SET_FILE
+from bot.catalogue.recommend.testset import load_test_set, run_test_set
 from bot.config import Settings
 from bot.content.snapshot import check_content, check_files
-from bot.content.source import Problem, Severity
+from bot.content.source import ContentError, Problem, Severity
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +30,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("files", nargs="*", help="only these files (default: everything)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--recommend",
+        action="store_true",
+        help="also run the recommendation test set (CONTENT_DIR/recommend_tests.yaml)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,13 +54,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             sections=content_sections(),
         )
     else:
-        _, problems = check_content(
+        content, problems = check_content(
             settings.dialogs_dir,
             settings.content_dir,
             default_language=settings.default_language,
             actions=build_registry(),
             sections=content_sections(),
         )
+        if getattr(args, "recommend", False):
+            problems += recommend_problems(settings.content_dir, content)
     counts = dict.fromkeys(Severity, 0)
     for problem in problems:
         counts[problem.severity] += 1
@@ -67,6 +77,29 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             f"{counts[Severity.INFO]} note(s)"
         )
     return 1 if counts[Severity.ERROR] else 0
+
+
+def recommend_problems(content_dir: Path, content: Any) -> list[Problem]:
+    """The recommendation test set run over the checked catalogue (``--recommend``)."""
+    path = content_dir / TEST_SET_FILE
+    if content is None or content.catalogue is None:
+        return [
+            Problem(
+                str(path),
+                None,
+                None,
+                "the recommendation test set was not run: fix the errors above first",
+                severity=Severity.WARNING,
+                code="recommend",
+            )
+        ]
+    if not path.is_file():
+        return [Problem(str(path), None, None, "no recommendation test set", code="recommend")]
+    try:
+        tests = load_test_set(path, str(path))
+    except ContentError as exc:
+        return list(exc.problems)
+    return run_test_set(tests, content.catalogue)
 
 
 _COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}

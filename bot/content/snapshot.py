@@ -39,6 +39,7 @@ from bot.engine.runner import BUILTIN_ACTIONS
 from bot.engine.schema import ActionStep, ChoiceStep, ConditionStep
 from bot.engine.texts import TextCatalogue, load_texts_collecting
 from bot.engine.variants import OVERRIDE_PREFIX, apply_text_overrides, lint_variants
+from bot.engine.words import WordList
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,14 @@ class Content:
             raw = table.get(f"keywords.{name}", "")
             words.update(w.strip().casefold() for w in raw.split(",") if w.strip())
         return frozenset(words)
+
+    def word_list(self, name: str) -> WordList:
+        """Words and stems (``stem*``) such as ``keywords.coach_in_text`` from every language,
+        to look for inside a sentence (see :class:`~bot.engine.words.WordList`)."""
+        found = WordList()
+        for table in self.texts.texts.values():
+            found |= WordList.parse(table.get(f"keywords.{name}", ""))
+        return found
 
 
 def fingerprint(directories: Collection[Path]) -> str:
@@ -135,6 +144,8 @@ def check_content(
     if catalogue_dir.is_dir():
         catalogue, catalogue_problems = check_catalogue(catalogue_dir, texts)
         problems += catalogue_problems
+        if catalogue is not None:
+            problems += lint_item_references(dialogs, catalogue)
     values: dict[ContentSection[Any], object] = {}
     for section in sections:
         value, section_problems = section.check(content_dir, texts)
@@ -293,6 +304,35 @@ def lint_vocabulary(dialogs: DialogSet) -> list[Problem]:
                                     code="reference",
                                 )
                             )
+    return problems
+
+
+def lint_item_references(dialogs: DialogSet, catalogue: Any) -> list[Problem]:
+    """Action arguments ``items`` and ``series`` must name catalogue items and series (e.g.
+    ``suggested``, which shows a next step only when that item is suggested): a name the
+    catalogue lacks is a warning, since the step it guards is then never shown."""
+    ids = {item.id for item in catalogue}
+    series = {item.series for item in catalogue if item.series}
+    problems: list[Problem] = []
+    for dialog_id, dialog in dialogs.dialogs.items():
+        doc = dialogs.sources[dialog_id]
+        for si, step in enumerate(dialog.steps):
+            if not isinstance(step, ActionStep):
+                continue
+            for name, known in (("items", ids), ("series", series)):
+                value = step.args.get(name)
+                for entry in value if isinstance(value, list) else [value] if value else []:
+                    if str(entry) not in known:
+                        problems.append(
+                            doc.problem(
+                                ("steps", si, "args", name),
+                                f"no catalogue {'item' if name == 'items' else 'series'} "
+                                f"'{entry}': this step's 'yes' is never taken",
+                                hint=suggest(str(entry), sorted(known)),
+                                severity=Severity.WARNING,
+                                code="reference",
+                            )
+                        )
     return problems
 
 

@@ -42,6 +42,9 @@ class ActionResult:
     #: the action took the conversation over (e.g. a browser with its own buttons): stop here
     #: and leave the person outside the dialogs
     leave: bool = False
+    #: what was answered before is recorded for good (a figure counted, a request sent):
+    #: "back" no longer leads to those questions, only to the menu
+    final: bool = False
 
 
 Action = Callable[[ActionContext], Awaitable[ActionResult]]

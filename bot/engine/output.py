@@ -64,6 +64,9 @@ class Turn:
     language: str | None = None
     #: dialogs finished in this turn
     finished: list[str] = field(default_factory=list)
+    #: the person left the dialog they were in other than by its own steps (the menu, another
+    #: dialog started by a command or a word, a feature taking the conversation over)
+    left: bool = False
 
 
 def _joins(reply: Reply) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from .actions import ActionContext, ActionRegistry, ActionResult
 from .loader import DialogSet
 from .output import PARAGRAPH, Button, Reply, Turn, fold
+from .phone import normalise_phone
 from .schema import (
     ActionStep,
     ChoiceStep,
@@ -33,6 +34,7 @@ from .schema import (
 )
 from .state import ConversationState
 from .texts import TextCatalogue
+from .words import normalise
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,15 @@ log = logging.getLogger(__name__)
 #: Buttons of the earlier form, "s:<seq>:<option>", may still be on people's screens: such a
 #: press counts only on the copy sent at the current turn (``ConversationState.seq``).
 CALLBACK_PREFIX = "q"
-BACK, DONE, SKIP = "<", ">", "~"
+#: back, done, skip, and "switch to the easier variant of my language" (plain Finnish)
+BACK, DONE, SKIP, VARIANT = "<", ">", "~", "="
 _CALLBACK_RE = re.compile(
-    r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~])$"
+    r"^(?:q:(?P<tag>[0-9a-f]{8})|s:(?P<seq>\d{1,10})):(?P<option>[a-z0-9_]{1,32}|[<>~=])$"
 )
+#: answers in a row the bot did not understand before it offers the easier variant, once
+MISSES_BEFORE_VARIANT = 2
+VARIANT_OFFER = "engine.offer_variant"
+VARIANT_BUTTON = "engine.variant_button"
 MAX_AUTO_STEPS = 100
 #: actions the engine itself provides (a registered action of the same name overrides it)
 BUILTIN_ACTIONS = frozenset({"summary"})
@@ -120,7 +127,7 @@ class Engine:
     ) -> tuple[ConversationState, Turn]:
         """Start ``dialog`` (default: the entry dialog) at ``step`` (default: its start)."""
         state = state.clone()
-        turn = Turn()
+        turn = Turn(left=state.position is not None)
         dialog_id = dialog or self.entry
         target = self.dialogs.get(dialog_id)
         if target is None:
@@ -161,21 +168,88 @@ class Engine:
         step = self._waiting_step(state)
         if parsed is None or step is None or not self._asked(parsed, state):
             return await self.stale(state, ctx)
-        option = parsed.option
+        return await self._answer(step, state.clone(), parsed.option, ctx, typed=False)
+
+    async def text(
+        self, state: ConversationState, text: str, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn]:
+        """Handle typed text: an answer to an input step, a typed button label (as if pressed),
+        or a stray."""
+        step = self._waiting_step(state)
+        if step is None:
+            return await self.current(state, ctx)
         state = state.clone()
+        pressed = self._typed_press(step, state, text, ctx)
+        if pressed is not None:
+            return await self._answer(step, state, pressed, ctx, typed=True)
+        turn = Turn()
+        assert state.dialog is not None
+        if isinstance(step, InputStep):
+            value, ok = self._validate(step, text)
+            if not ok:
+                state.misses += 1
+                self._ask(step, state, turn, ctx, question=step.reask)
+                self._offer_variant(step, state, turn, ctx)
+                return state, turn
+            self._save(state, turn, state.dialog, step.save_as, value)
+            await self._advance(state, step.next, turn, ctx)
+            return state, turn
+        state.misses += 1
+        turn.replies.append(Reply(self.t("engine.use_buttons", ctx)))
+        self._ask(step, state, turn, ctx)
+        self._offer_variant(step, state, turn, ctx)
+        return state, turn
+
+    def takes(self, state: ConversationState, text: str, language: str) -> bool:
+        """Whether :meth:`text` would take ``text`` as an answer to the question the person is
+        on (typed into a question that waits for typing, or a button's label or number), rather
+        than point at the buttons."""
+        step = self._waiting_step(state)
+        if step is None:
+            return False
+        if isinstance(step, InputStep):
+            return True
+        return self._typed_press(step, state, text, TurnContext(language=language)) is not None
+
+    async def _answer(
+        self,
+        step: ChoiceStep | InputStep,
+        state: ConversationState,
+        option: str,
+        ctx: TurnContext,
+        *,
+        typed: bool,
+    ) -> tuple[ConversationState, Turn]:
+        """Take ``option`` (an option id or one of BACK, DONE, SKIP) as the answer to ``step``:
+        pressed (the question's message is edited to show the answer) or typed (the person's
+        own message shows it)."""
         turn = Turn()
         assert state.dialog is not None
         assert state.step is not None
         dialog_id = state.dialog
 
-        if option == BACK and state.history and step.back:
-            prev_dialog, prev_step = state.history.pop()
-            turn.replies.append(self._echo(step, state, None, ctx))
+        def echo(answer: str | None) -> None:
+            if not typed:
+                turn.replies.append(self._echo(step, state, answer, ctx))
+
+        if option == BACK and self._can_go_back(step, state):
+            echo(None)
+            if state.history:
+                prev_dialog, prev_step = state.history.pop()
+            else:  # the first question of what was opened from the menu: back to the menu
+                prev_dialog, prev_step = self.home
             await self._run(state, prev_dialog, prev_step, turn, ctx, record=False)
+            return state, turn
+        if option == VARIANT and (variant := self.easier_variant(ctx.language)) is not None:
+            # the question stays on the screen without its buttons, and is asked again in the
+            # variant; the conversation goes on from there
+            turn.replies.append(self._echo(step, state, None, ctx))
+            ctx.language = turn.language = variant
+            self._ask(step, state, turn, ctx)
             return state, turn
         if option == SKIP and isinstance(step, InputStep) and step.skippable:
             self._save(state, turn, dialog_id, step.save_as, None)
-            turn.replies.append(self._echo(step, state, self.t("engine.skip", ctx), ctx))
+            echo(self.t("engine.skip", ctx))
             await self._advance(state, step.next, turn, ctx)
             return state, turn
         if not isinstance(step, ChoiceStep):
@@ -183,14 +257,21 @@ class Engine:
 
         if step.multi and option == DONE:
             if len(state.selected) < step.min_selected:
-                turn.notice = self.t("engine.select_at_least", ctx, count=step.min_selected)
+                notice = self.t("engine.select_at_least", ctx, count=step.min_selected)
+                if typed:
+                    turn.replies.append(Reply(notice))
+                    self._ask(step, state, turn, ctx)
+                else:
+                    turn.notice = notice
                 return state, turn
             chosen = [o for o in step.options if o.id in state.selected]
             if step.save_as:
                 self._save(state, turn, dialog_id, step.save_as, [o.stored_value for o in chosen])
             sep = self.t("summary.list_separator", ctx)
-            echo = sep.join(self.texts.resolve(o.label, ctx.language, ctx.params) for o in chosen)
-            turn.replies.append(self._echo(step, state, echo or "–", ctx))
+            echo(
+                sep.join(self.texts.resolve(o.label, ctx.language, ctx.params) for o in chosen)
+                or "–"
+            )
             state.selected = []
             await self._advance(state, step.next, turn, ctx)
             return state, turn
@@ -203,45 +284,42 @@ class Engine:
                 state.selected.remove(option)
             else:
                 state.selected.append(option)
-            turn.replies.append(self._render(step, state, ctx, edit=True))
+            if typed:  # no message to edit: the question again, with the boxes ticked
+                self._ask(step, state, turn, ctx)
+            else:
+                turn.replies.append(self._render(step, state, ctx, edit=True))
             return state, turn
         if step.save_as:
             self._save(state, turn, dialog_id, step.save_as, chosen_option.stored_value)
-        answer = self.texts.resolve(chosen_option.label, ctx.language, ctx.params)
-        turn.replies.append(self._echo(step, state, answer, ctx))
+        echo(self.texts.resolve(chosen_option.label, ctx.language, ctx.params))
         await self._advance(state, chosen_option.next or step.next, turn, ctx)
         return state, turn
 
-    async def text(
-        self, state: ConversationState, text: str, ctx: TurnContext
-    ) -> tuple[ConversationState, Turn]:
-        """Handle typed text: an answer to an input step, a typed button label, or a stray."""
-        step = self._waiting_step(state)
-        if step is None:
-            return await self.current(state, ctx)
-        state = state.clone()
-        turn = Turn()
+    def easier_variant(self, language: str) -> str | None:
+        """The variant of ``language`` written to be easier (plain Finnish for Finnish)."""
+        return next((v for v in self.texts.variants if self.texts.fallbacks[v] == language), None)
+
+    def _offer_variant(
+        self, step: ChoiceStep | InputStep, state: ConversationState, turn: Turn, ctx: TurnContext
+    ) -> None:
+        """After answers in a row the bot did not understand, offer the easier variant of the
+        person's language once: a line and a button under the question just asked."""
+        if state.variant_offered or state.misses < MISSES_BEFORE_VARIANT:
+            return
+        variant = self.easier_variant(ctx.language)
+        if variant is None:
+            return
+        if isinstance(step, ChoiceStep) and any(o.stored_value == variant for o in step.options):
+            return  # the language question itself offers it already
         assert state.dialog is not None
-        if isinstance(step, InputStep):
-            value, ok = self._validate(step, text)
-            if not ok:
-                state.misses += 1
-                self._ask(step, state, turn, ctx, question=step.reask)
-                return state, turn
-            self._save(state, turn, state.dialog, step.save_as, value)
-            await self._advance(state, step.next, turn, ctx)
-            return state, turn
-        # A choice: accept the label typed out, or its number; otherwise point at the buttons.
-        option = self._match_option(step, text, ctx) if not step.multi else None
-        if option is not None:
-            if step.save_as:
-                self._save(state, turn, state.dialog, step.save_as, option.stored_value)
-            await self._advance(state, option.next or step.next, turn, ctx)
-            return state, turn
-        state.misses += 1
-        turn.replies.append(Reply(self.t("engine.use_buttons", ctx)))
-        self._ask(step, state, turn, ctx)
-        return state, turn
+        state.variant_offered = True
+        question = turn.replies[-1]
+        button = Button(self.t(VARIANT_BUTTON, ctx), pack(state.dialog, step.id, VARIANT))
+        turn.replies[-1] = replace(
+            question,
+            text=question.text + PARAGRAPH + self.t(VARIANT_OFFER, ctx),
+            buttons=(*question.buttons, (button,)),
+        )
 
     async def stale(
         self, state: ConversationState, ctx: TurnContext
@@ -435,12 +513,15 @@ class Engine:
         turn.replies.extend(result.replies)
         for key, value in result.answers.items():
             self._save(state, turn, dialog_id, key, value)
+        if result.final:
+            state.history.clear()
         if result.language and result.language != ctx.language:
             ctx.language = result.language
             turn.language = result.language
         if result.leave:
             state.dialog = state.step = None
             state.history.clear()
+            turn.left = True
             return None
         return self._after_action(step, result.outcome, dialog_id)
 
@@ -538,7 +619,7 @@ class Engine:
                 buttons.append(Button(self.t("engine.done", ctx), done))
         elif step.skippable:
             buttons.append(Button(self.t("engine.skip", ctx), pack(state.dialog, step.id, SKIP)))
-        if step.back and state.history:
+        if self._can_go_back(step, state):
             buttons.append(Button(self.t("engine.back", ctx), pack(state.dialog, step.id, BACK)))
         reply = Reply.column(text, buttons, edit=edit)
         if edit and state.lead_buttons:
@@ -561,19 +642,43 @@ class Engine:
             text += PARAGRAPH + self.t("engine.answer_echo", ctx, answer=answer)
         return Reply(text, state.lead_buttons, edit=True)
 
-    def _match_option(self, step: ChoiceStep, text: str, ctx: TurnContext) -> Any:
-        typed = text.strip().casefold()
-        # isdecimal, not isdigit ("²" is a digit int() refuses); short, as int() refuses
-        # thousands of digits
-        if typed.isdecimal() and len(typed) <= 3 and 1 <= int(typed) <= len(step.options):
-            return step.options[int(typed) - 1]
+    def _can_go_back(self, step: ChoiceStep | InputStep, state: ConversationState) -> bool:
+        """A question has a way back unless its dialog says not, or it is the home itself, or
+        the very first question (the entry dialog's start, where a new person has not chosen
+        a language or agreed to anything yet): to the question before it, else to the menu."""
+        if not step.back or state.position == self.home:
+            return False
+        if state.history:
+            return True
+        entry = self.dialogs.get(self.entry)
+        return entry is None or state.position != (entry.id, entry.start)
+
+    def _typed_press(
+        self, step: ChoiceStep | InputStep, state: ConversationState, text: str, ctx: TurnContext
+    ) -> str | None:
+        """The button ``text`` names, as the option id or BACK, DONE, SKIP: a button's label
+        typed out (case, spaces, emoji and punctuation aside) or, for a choice, its number."""
+        typed = normalise(text)
+        if not typed:
+            return None
+        specials: list[tuple[str, str]] = []
+        if self._can_go_back(step, state):
+            specials.append((BACK, "engine.back"))
+        if isinstance(step, InputStep):
+            if step.skippable:
+                specials.append((SKIP, "engine.skip"))
+            return next((o for o, key in specials if normalise(self.t(key, ctx)) == typed), None)
+        # isdecimal, not isdigit ("²" is a digit int() refuses; on the text as typed, as NFKC
+        # makes it "2"); short, as int() refuses thousands of digits
+        number = text.strip()
+        if number.isdecimal() and len(number) <= 3 and 1 <= int(number) <= len(step.options):
+            return step.options[int(number) - 1].id
         for option in step.options:
-            if (
-                self.texts.resolve(option.label, ctx.language, ctx.params).strip().casefold()
-                == typed
-            ):
-                return option
-        return None
+            if normalise(self.texts.resolve(option.label, ctx.language, ctx.params)) == typed:
+                return option.id
+        if step.multi:
+            specials.append((DONE, "engine.done"))
+        return next((o for o, key in specials if normalise(self.t(key, ctx)) == typed), None)
 
     @staticmethod
     def _validate(step: InputStep, text: str) -> tuple[Any, bool]:
@@ -582,6 +687,8 @@ class Engine:
         if not (rules.min_length <= len(value) <= rules.max_length):
             return None, False
         if rules.pattern is not None and re.fullmatch(rules.pattern, value) is None:
+            return None, False
+        if rules.phone and normalise_phone(value) is None:
             return None, False
         if rules.number:
             cleaned = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")

@@ -116,6 +116,8 @@ class Validation(_Model):
     max_length: int = Field(default=500, ge=1, le=4000)
     pattern: str | None = None
     number: bool = False
+    #: a phone number, Finnish or with a country code (stored as typed; see bot.engine.phone)
+    phone: bool = False
     min: float | None = None
     max: float | None = None
 

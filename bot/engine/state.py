@@ -41,6 +41,9 @@ class ConversationState(BaseModel):
     lead_buttons: tuple[tuple[Button, ...], ...] = ()
     #: how many times in a row the current step was answered wrongly (for gentler re-asks)
     misses: int = 0
+    #: the easier variant of the person's language (plain Finnish) was offered after answers
+    #: the bot did not understand; it is offered once
+    variant_offered: bool = False
     #: data of features that live outside the dialogs (e.g. the events browser), by feature
     #: name; the engine carries it along untouched and a reset clears it
     features: dict[str, Any] = Field(default_factory=dict)
@@ -70,5 +73,6 @@ class ConversationState(BaseModel):
         return (self.dialog, self.step)
 
     def reset(self) -> ConversationState:
-        """A fresh conversation that keeps the turn counter running."""
-        return ConversationState(seq=self.seq + 1)
+        """A fresh conversation that keeps the turn counter running (and the memory of an
+        offer made once)."""
+        return ConversationState(seq=self.seq + 1, variant_offered=self.variant_offered)

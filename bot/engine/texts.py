@@ -30,21 +30,40 @@ Every text it lacks is taken from its fallback language. ``dialog.<dialog>.<step
 (``text``, ``label``, ``reask``; ``options.<option id>`` for a button; ``dialog.<dialog>.title``)
 overrides a text written inline in a dialog file, so a new language never needs the dialog
 files to be edited (see :func:`bot.engine.variants.apply_text_overrides`).
+
+A text that holds a number has *plural forms*, one per plural category of the language
+(CLDR's rules, through Babel: Finnish, Swedish and English have ``one`` and ``other``)::
+
+    failed:
+      one: "Uudessa sisällössä on {count} virhe."
+      other: "Uudessa sisällössä on {count} virhettä."
+
+The form is chosen by the parameter ``count`` (or, when the text has no ``{count}``, by its
+first whole-number parameter); ``other`` is required and is used when a category is missing.
+A block is taken for plural forms when all its keys are plural categories and one is ``other``.
 """
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+
 from bot.content.source import ContentError, Problem, YamlDocument, load_yaml
 
 from .schema import TextRef
 
 LANGUAGE_CODE = r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$"
+#: CLDR's plural categories; a text block whose keys are all of these (with ``other``) is one
+#: text in plural forms
+PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
+#: the parameter that chooses a plural form
+PLURAL_PARAM = "count"
 #: a person's language is stored in 8 characters
 MAX_LANGUAGE_CODE = 8
 
@@ -55,6 +74,46 @@ class _SafeDict(dict[str, Any]):
 
 
 _FORMATTER = string.Formatter()
+
+
+def is_plural_block(node: object) -> bool:
+    """Whether a block of a text file is one text in plural forms (see the module's doc)."""
+    return (
+        isinstance(node, dict)
+        and "other" in node
+        and all(isinstance(k, str) and k in PLURAL_CATEGORIES for k in node)
+        and all(isinstance(v, str) for v in node.values())
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _plural_rule(language: str) -> Any:
+    """Babel's plural rule for ``language`` (a variant such as fi-selko uses its base's)."""
+    try:
+        return Locale.parse(language.split("-")[0]).plural_form
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en").plural_form
+
+
+def plural_category(language: str, number: float) -> str:
+    """The CLDR plural category of ``number`` in ``language`` ("one", "other", …)."""
+    return str(_plural_rule(language)(abs(number)))
+
+
+def _count_of(template: str, params: Mapping[str, Any]) -> int | float | None:
+    """The number that chooses a plural form: ``count``, else the text's first number."""
+    value = params.get(PLURAL_PARAM)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        names = [name for _, name, _, _ in _FORMATTER.parse(template) if name]
+    except ValueError:
+        return None
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def fill(template: str, params: Mapping[str, Any]) -> str:
@@ -79,6 +138,9 @@ class TextCatalogue:
     fallbacks: dict[str, str] = field(default_factory=dict)
     #: language -> its own name, from ``name:`` (e.g. "Selkosuomi")
     names: dict[str, str] = field(default_factory=dict)
+    #: language -> key -> plural category -> text, for texts written in plural forms (their
+    #: ``other`` form is also in :attr:`texts`, so every check sees them as ordinary texts)
+    plurals: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
@@ -110,15 +172,31 @@ class TextCatalogue:
                 return text
         return None
 
+    def lookup_plural(
+        self, key: str, language: str, params: Mapping[str, Any]
+    ) -> tuple[str | None, str]:
+        """The text for ``key`` in the form its number asks for, and the language it is in."""
+        for lang in self.chain(language):
+            text = self.texts.get(lang, {}).get(key)
+            if text is None:
+                continue
+            forms = self.plurals.get(lang, {}).get(key)
+            if forms:
+                number = _count_of(text, params)
+                if number is not None:
+                    text = forms.get(plural_category(lang, number), text)
+            return text, lang
+        return None, language
+
     def get(self, key: str, language: str, **params: Any) -> str:
         """The text for ``key``; the key itself if it exists nowhere (a bug ``check`` reports)."""
-        text = self.lookup(key, language)
+        text, _ = self.lookup_plural(key, language, params)
         return fill(text if text is not None else key, params)
 
     def resolve(self, ref: TextRef, language: str, params: Mapping[str, Any] | None = None) -> str:
         """Render an inline ``{lang: text}`` mapping or a catalogue key."""
         if isinstance(ref, str):
-            text = self.lookup(ref, language)
+            text, _ = self.lookup_plural(ref, language, params or {})
             text = text if text is not None else ref
         else:
             text = next((ref[lang] for lang in self.chain(language) if lang in ref), None)
@@ -136,7 +214,9 @@ def _flatten(
     for key, value in node.items():
         child_loc = (*loc, str(key))
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
+        if is_plural_block(value):
+            out[name] = (dict(value), child_loc)
+        elif isinstance(value, dict):
             problems += _flatten(doc, value, name, child_loc, out)
         elif isinstance(value, str):
             out[name] = (value, child_loc)
@@ -229,7 +309,7 @@ def _load_text_file(doc: YamlDocument, catalogue: TextCatalogue) -> list[Problem
     flat: dict[str, Any] = {}
     problems += _flatten(doc, data.get("texts", {}), "", ("texts",), flat)
     table = catalogue.texts.setdefault(language, {})
-    for key, (text, loc) in flat.items():
+    for key, (value, loc) in flat.items():
         line, _ = doc.position(loc)
         if key in table:
             first_file, first_line = catalogue.origins[(language, key)]
@@ -241,6 +321,10 @@ def _load_text_file(doc: YamlDocument, catalogue: TextCatalogue) -> list[Problem
                 )
             )
             continue
-        table[key] = text
+        if isinstance(value, dict):
+            catalogue.plurals.setdefault(language, {})[key] = value
+            table[key] = value["other"]
+        else:
+            table[key] = value
         catalogue.origins[(language, key)] = (doc.name, line)
     return problems

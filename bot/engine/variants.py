@@ -3,6 +3,8 @@ and checks of language variants such as plain Finnish against the dialogs."""
 
 from __future__ import annotations
 
+import re
+
 from bot.content.source import (
     Problem,
     Severity,
@@ -21,6 +23,34 @@ from .texts import TextCatalogue
 #: text keys under this prefix override texts written inline in the dialog files
 OVERRIDE_PREFIX = "dialog"
 _STEP_TEXT_FIELDS = ("text", "label", "reask")
+
+#: The one rule of which texts a language variant (plain Finnish) must have: by namespace (the
+#: start of a text key, up to a dot). Texts under these namespaces are not read by the
+#: variant's readers: the coaches' and admins' texts (shown in the bot's default language), the
+#: funders' reports, and the command menu and typed keywords (Telegram shows the command menu in
+#: the app's own language, which is never a variant). Every other text — and every text of a
+#: dialog — is person-facing: a variant that lacks one is an error.
+NOT_PERSON_FACING = frozenset(
+    {"attendance", "coach", "commands", "events.coach", "keywords", "reload", "reports"}
+)
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def person_facing(key: str) -> bool:
+    """Whether readers of a language variant see the text ``key``."""
+    parts = key.split(".")
+    return not any(".".join(parts[:n]) in NOT_PERSON_FACING for n in range(1, len(parts)))
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` has anything to put in other words: a letter outside its
+    ``{placeholders}`` (``"✔ {answer}"`` or ``"{day}.{month}."`` read the same in a variant)."""
+    return any(ch.isalpha() for ch in _PLACEHOLDER.sub("", text))
+
+
+def needs_variant(key: str, text: str) -> bool:
+    """Whether a language variant must give its own wording of the base text ``key``."""
+    return person_facing(key) and has_words(text)
 
 
 def apply_text_overrides(dialogs: DialogSet, texts: TextCatalogue) -> list[Problem]:
@@ -116,10 +146,11 @@ def _override_target(
 
 
 def lint_variants(dialogs: DialogSet, texts: TextCatalogue) -> list[Problem]:
-    """Notes (not errors) on the texts each language variant takes from its fallback.
+    """The texts each language variant would take from its fallback.
 
-    In a dialog the variant has texts for, every text it lacks is listed with its place; a
-    dialog with none of its texts is one line; so is the count for ``content/texts``.
+    A person-facing text the variant lacks (:func:`needs_variant`; every dialog text) is an
+    error, listed with its place (a dialog with none of its texts is one line); the texts its
+    readers never see are one note with their count.
     """
     problems: list[Problem] = []
     for variant in texts.variants:
@@ -148,8 +179,11 @@ def lint_variants(dialogs: DialogSet, texts: TextCatalogue) -> list[Problem]:
                 problems.append(
                     doc.problem(
                         ("id",),
-                        f"no {variant} texts in '{dialog_id}': all {total} are shown in {base}",
-                        severity=Severity.INFO,
+                        f"no {variant} texts in '{dialog_id}': all {total} would be shown "
+                        f"in {base}",
+                        hint=f"write them under '{OVERRIDE_PREFIX}.{dialog_id}' in the {variant} "
+                        "text file",
+                        severity=Severity.ERROR,
                         code="fallback",
                     )
                 )
@@ -158,22 +192,39 @@ def lint_variants(dialogs: DialogSet, texts: TextCatalogue) -> list[Problem]:
                 problems.append(
                     doc.problem(
                         loc,
-                        f"no {variant} text for {where}; {base} is shown",
+                        f"no {variant} text for {where}; {base} would be shown",
                         hint=f"add '{OVERRIDE_PREFIX}.{where}' to the {variant} text file",
-                        severity=Severity.INFO,
+                        severity=Severity.ERROR,
                         code="fallback",
                     )
                 )
-        keys = [k for k in texts.texts.get(base, {}) if not k.startswith(OVERRIDE_PREFIX + ".")]
+        table = texts.texts.get(base, {})
+        keys = [k for k in table if not k.startswith(OVERRIDE_PREFIX + ".")]
         lacking = [k for k in keys if k not in own]
-        if lacking:
+        for key in lacking:
+            if not needs_variant(key, table[key]):
+                continue
+            file, line = texts.origins.get((base, key), (_variant_file(texts, base), None))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    None,
+                    f"no {variant} text for '{key}'; {base} would be shown",
+                    f"add '{key}' to {_variant_file(texts, variant)}",
+                    Severity.ERROR,
+                    "fallback",
+                )
+            )
+        unseen = [k for k in lacking if not needs_variant(k, table[k])]
+        if unseen:
             problems.append(
                 Problem(
                     _variant_file(texts, variant),
                     None,
                     None,
-                    f"{len(lacking)} of {len(keys)} texts in content/texts are shown in {base} "
-                    f"to {variant} readers",
+                    f"{len(unseen)} of {len(keys)} texts in content/texts are shown in {base} "
+                    f"to {variant} readers (texts they never see, or with no words to change)",
                     None,
                     Severity.INFO,
                     "fallback",

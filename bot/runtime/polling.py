@@ -16,7 +16,8 @@ the oldest update still being handled, the offset passes the updates whose effec
 committed (a re-delivery would skip them anyway), so that newer updates — a button press, say —
 can be fetched at all instead of waiting for the replies ahead of them. A button press is
 answered as it arrives, before it waits for its chat's earlier updates or for a slot
-(:mod:`bot.telegram.presses`); its turn follows in order.
+(:mod:`bot.telegram.presses`); its turn follows in order. A flood or an unwanted command is
+refused as it arrives (:mod:`bot.telegram.arrival`): it is never queued, and the offset passes it.
 
 Because the offset stays behind updates in flight, Telegram hands out later ones again: they
 are dropped by ``update_id`` before being parsed (:class:`~bot.telegram.session.GetRawUpdates`).
@@ -46,6 +47,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 from bot.runtime.health import Liveness
+from bot.telegram.arrival import ADMITTED, ArrivalGate, Verdict
 from bot.telegram.middlewares.unit_of_work import on_marked
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_update, update_id_of
 from bot.telegram.presses import PressAnswers
@@ -119,6 +121,8 @@ class Pipeline:
         self._concurrency = concurrency
         self.presses = PressAnswers.of(bot)
         self.dead_letters = DeadLetters.of(dispatcher, bot)
+        #: floods and refusals, judged as updates arrive (None: everything is handled)
+        self.gate = ArrivalGate.of(dispatcher)
         #: set when the oldest unfinished or uncommitted update is done with (the offset may move)
         self.progress = asyncio.Event()
         #: set when fewer updates wait for a slot than there are slots (worth fetching again)
@@ -166,6 +170,8 @@ class Pipeline:
                 continue
             key = chat_key(update)
             queue = self._queues.get(key)
+            if not self._admit(update, queue):
+                continue  # refused as it arrived: confirmed with the next offset, never queued
             # A press that would wait for its chat's earlier updates, or for a slot, is
             # answered now.
             waits = queue is not None or self._wanting >= self._concurrency
@@ -194,6 +200,28 @@ class Pipeline:
         worker = asyncio.create_task(record())
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
+
+    def _admit(self, update: Update, queue: deque[Update] | None) -> bool:
+        """Ask the arrival gate (:mod:`bot.telegram.arrival`) before ``update`` queues. A
+        refused update is done with at once. When a person's flood begins, what of theirs is
+        still waiting behind their update in progress is dropped too: it would hold the
+        offset, and with it every other chat, until the replies ahead of it are out."""
+        if self.gate is None:
+            return True
+        waiting = len(queue) - 1 if queue else 0
+        verdict = self.gate.admit(self.bot, update, backlog=waiting)
+        if verdict is Verdict.PASS:
+            return True
+        self._unfinished.discard(update.update_id)
+        self._uncommitted.discard(update.update_id)
+        if verdict is Verdict.SLOW_DOWN and queue:
+            while len(queue) > 1:  # the first is in progress (or about to be)
+                dropped = queue.pop()
+                self.presses.finished(dropped)
+                self._done_with(self._uncommitted, dropped.update_id)
+                self._done_with(self._unfinished, dropped.update_id)
+        self.progress.set()
+        return False
 
     def forget_confirmed(self, offset: int) -> None:
         """Telegram will not hand out updates before ``offset`` again."""
@@ -244,7 +272,7 @@ class Pipeline:
             await self._take_slot()
             holding = True
             with on_marked(committed):
-                await self.dispatcher.feed_update(self.bot, update)
+                await self.dispatcher.feed_update(self.bot, update, **ADMITTED)
         finally:
             committed()
             self._done_with(self._unfinished, update.update_id)
@@ -278,6 +306,8 @@ class Pipeline:
         while self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
         await self.presses.join()
+        if self.gate is not None:
+            await self.gate.join()
 
 
 async def poll(

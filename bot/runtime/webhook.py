@@ -6,7 +6,9 @@ handled, so Telegram re-sends it if we crash meanwhile (the unit of work makes t
 ``GET /healthz`` and ``GET /metrics`` are served on the same port (:mod:`bot.runtime.health`).
 A button press is answered as it arrives, before it waits for its chat's earlier updates
 (:mod:`bot.telegram.presses`). An update that cannot be read is set aside as a dead letter and
-answered 200 (:mod:`bot.telegram.poison`).
+answered 200 (:mod:`bot.telegram.poison`). A flood or an unwanted command is refused as it
+arrives (:mod:`bot.telegram.arrival`) and answered 200 at once, so that it holds none of
+Telegram's connections.
 
 Several workers (``urapolku run --webhook --workers N``, see :mod:`bot.runtime.workers`) serve one
 port: the parent binds the socket and each worker accepts on it (``sock``).
@@ -28,6 +30,7 @@ from aiohttp import web
 from bot.app import App
 from bot.runtime import health
 from bot.runtime.polling import chat_key
+from bot.telegram.arrival import ADMITTED, ArrivalGate, Verdict
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_body, read_update
 from bot.telegram.presses import PressAnswers
 
@@ -40,10 +43,17 @@ class UpdateHandler(SimpleRequestHandler):
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret: str) -> None:
         super().__init__(
-            dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
+            dispatcher=dispatcher,
+            bot=bot,
+            secret_token=secret,
+            handle_in_background=False,
+            **ADMITTED,  # every update fed from here was judged as it arrived (handle)
         )
         self.presses = PressAnswers.of(bot)
         self.dead_letters = DeadLetters.of(dispatcher, bot)
+        #: floods and refusals, judged as updates arrive: a refused update is answered 200 at
+        #: once, so it holds none of Telegram's connections to us (None: everything is handled)
+        self.gate = ArrivalGate.of(dispatcher)
         #: updates in progress per chat (:func:`~bot.runtime.polling.chat_key`)
         self._in_progress: Counter[int] = Counter()
 
@@ -60,6 +70,12 @@ class UpdateHandler(SimpleRequestHandler):
             await self.dead_letters.set_aside(update, raw)
             return web.json_response({})  # confirmed: Telegram does not send it again
         key = chat_key(update)
+        waiting = max(0, self._in_progress[key] - 1)  # one of them is being handled
+        if (
+            self.gate is not None
+            and self.gate.admit(bot, update, backlog=waiting) is not Verdict.PASS
+        ):
+            return web.json_response({})
         self.presses.arrived(bot, update, waits=self._in_progress[key] > 0)
         self._in_progress[key] += 1
         try:

@@ -36,6 +36,16 @@ Operation = Callable[
 KEPT_WITHOUT_CONSENT = frozenset({"language"})
 
 
+def _left(engine: Engine, state: ConversationState, turn: Turn) -> bool:
+    """The person is no longer in the dialog they gave their answers in, however they left it:
+    it ended, they went to the menu, a command or a word took them elsewhere, a feature took
+    the conversation over (walking into another dialog by the dialog's own steps is not
+    leaving: a career plan goes on to the coach with its answers)."""
+    return bool(
+        turn.finished or turn.left or state.position is None or state.position == engine.home
+    )
+
+
 @dataclass(slots=True)
 class Services:
     """What actions get as ``ctx.services``: the app, this turn's session and the person."""
@@ -103,7 +113,8 @@ class Conversation:
                     await answers.save(
                         self.person.id, dialog, key, value, now=app.clock(), plain=key in plain
                     )
-            elif turn.finished:
+            elif _left(app.engine, new_state, turn):
+                # without consent, answers live only while the person is in the dialog
                 new_state.answers = {
                     k: v for k, v in new_state.answers.items() if k in KEPT_WITHOUT_CONSENT
                 }

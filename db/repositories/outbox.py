@@ -3,11 +3,12 @@ change they announce and sent by a background job."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import OutboxMessage, utcnow
@@ -103,13 +104,25 @@ class OutboxRepository:
         )
         return _outbox_item(row) if row else None
 
-    async def due(self, now: datetime, *, limit: int = 50) -> list[OutboxItem]:
+    async def due(
+        self,
+        now: datetime,
+        *,
+        limit: int = 50,
+        first: Sequence[str] = (),
+        only: Sequence[str] | None = None,
+    ) -> list[OutboxItem]:
+        """Rows due for sending, in the order queued; the kinds in ``first`` ahead of the
+        others; with ``only``, just the rows of those kinds."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.status.in_((PENDING, HELD)), OutboxMessage.next_attempt_at <= now
+        )
+        if only is not None:
+            query = query.where(OutboxMessage.kind.in_(only))
+        if first:
+            query = query.order_by(case((OutboxMessage.kind.in_(first), 0), else_=1))
         rows = await self.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status.in_((PENDING, HELD)), OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .execution_options(populate_existing=True)
+            query.order_by(OutboxMessage.id).limit(limit).execution_options(populate_existing=True)
         )
         return [_outbox_item(r) for r in rows]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import RelayMessage, utcnow
@@ -75,6 +75,19 @@ class RelayRepository:
             .values(status=status)
         )
         return rowcount(result)
+
+    async def count_since(self, request_id: int, direction: str, since: datetime) -> int:
+        """How many messages of one direction a request has had since ``since``."""
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(RelayMessage)
+            .where(
+                RelayMessage.request_id == request_id,
+                RelayMessage.direction == direction,
+                RelayMessage.at >= since,
+            )
+        )
+        return int(found or 0)
 
     async def for_request(self, request_id: int) -> list[dict[str, Any]]:
         rows = await self.session.scalars(

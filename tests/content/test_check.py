@@ -17,7 +17,10 @@ import pytest
 
 from bot.content.snapshot import check_content, check_files
 from bot.content.source import Severity
+from bot.engine.loader import load_dialogs
 from bot.engine.schema import ChoiceStep, MessageStep
+from bot.engine.texts import load_texts
+from bot.engine.variants import apply_text_overrides, needs_variant
 from bot.features import content_sections
 from tests.support import FIXTURES, ROOT, registry_with_echo
 
@@ -173,8 +176,9 @@ CASES = [
         "so nobody is shown it (add new dates, or remove the item)",
     ),
     (
+        # (the variant also lacks texts, which is an error of its own: see variant_fallback)
         "override_unknown_step",
-        True,
+        False,
         "content/texts/variant.yaml:10: warning: 'dialog.demo.aeg.text': unknown step 'aeg' "
         "in 'demo' (did you mean 'age'?)",
     ),
@@ -185,9 +189,10 @@ CASES = [
         "8 characters (use a shorter one, such as fi-selko)",
     ),
     (
+        # a person-facing text a language variant lacks is an error
         "variant_fallback",
-        True,
-        "dialogs/demo.yaml:13:5: info: no fi-selko text for demo.age.text; fi is shown "
+        False,
+        "dialogs/demo.yaml:13:5: error: no fi-selko text for demo.age.text; fi would be shown "
         "(add 'dialog.demo.age.text' to the fi-selko text file)",
     ),
 ]
@@ -221,30 +226,26 @@ def test_good_fixtures_and_bundled_content_have_no_errors() -> None:
 
 
 def test_variant_texts_replace_inline_texts_only_for_the_variant(tmp_path: Path) -> None:
-    dialogs, content = lay_out("variant_fallback", tmp_path)
-    loaded, _ = check_content(
-        dialogs,
-        content,
-        default_language="fi",
-        actions=registry_with_echo(),
-        sections=content_sections(),
-    )
-    assert loaded is not None
-    hello = loaded.dialogs.step("demo", "hello")
-    texts = loaded.texts
+    # an unfinished variant is not served (see variant_fallback); its texts are still
+    # merged like this, and what it lacks would be shown in its base language
+    dialogs_dir, content = lay_out("variant_fallback", tmp_path)
+    texts = load_texts(content / "texts", "fi")
+    dialogs, _ = load_dialogs(dialogs_dir)
+    assert apply_text_overrides(dialogs, texts) == []
+    hello = dialogs.step("demo", "hello")
     assert hello is not None
     assert isinstance(hello, MessageStep)
     text = hello.text
     assert texts.resolve(text, "fi-selko", {"first_name": "Aino"}) == "Hei Aino! Kiva, että tulit."
     assert texts.resolve(text, "fi", {"first_name": "Aino"}) == "Hei Aino!"
-    age = loaded.dialogs.step("demo", "age")
+    age = dialogs.step("demo", "age")
     assert isinstance(age, ChoiceStep)
     assert texts.resolve(age.text, "fi-selko") == "Ikäryhmä?"  # falls back to fi
-    assert loaded.languages == ["fi", "sv", "en", "fi-selko"]
+    assert texts.variants == ["fi-selko"]
     assert texts.names["fi-selko"] == "Selkosuomi"
 
 
-def test_bundled_plain_finnish_covers_every_dialog() -> None:
+def test_bundled_plain_finnish_covers_every_person_facing_text() -> None:
     loaded, problems = check_content(
         ROOT / "dialogs",
         ROOT / "content",
@@ -253,12 +254,39 @@ def test_bundled_plain_finnish_covers_every_dialog() -> None:
         sections=content_sections(),
     )
     assert loaded is not None
-    notes = [str(p) for p in problems if p.code == "fallback"]
-    # no text of any bundled dialog falls back to standard Finnish
-    assert [n for n in notes if "dialogs" in n] == []
-    # ... while most other texts have no plain version yet, and the rule does report that
-    assert [n for n in notes if "content/texts" in n]
+    fallbacks = [p for p in problems if p.code == "fallback"]
+    # no person-facing text falls back to standard Finnish ...
+    assert [str(p) for p in fallbacks if p.severity is not Severity.INFO] == []
+    # ... only texts plain-Finnish readers never see, or with no words, and the rule says so
+    [note] = fallbacks
+    assert "texts they never see, or with no words to change" in note.message
     assert not [p for p in problems if p.code == "override"], "every override finds its text"
+    texts = loaded.texts
+    fi = texts.texts["fi"]
+    plain = texts.texts["fi-selko"]
+    shown_in_fi = [key for key in fi if key not in plain and not key.startswith("dialog.")]
+    assert "coach.card.title" in shown_in_fi  # a coach's text: not a plain-Finnish reader's
+    assert "privacy.mydata.title" not in shown_in_fi
+    assert all(not needs_variant(key, fi[key]) for key in shown_in_fi)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "needed"),
+    [
+        ("events.card.seated", "✅ Sinulla on paikka.", True),
+        ("dialog.career_plan.situation.text", "Mikä on tilanteesi?", True),
+        ("engine.answer_echo", "✔ {answer}", False),  # no words to change
+        ("catalogue.when.date", "{weekday} {day}.{month}.{year}", False),
+        ("catalogue.when.at", "{date} klo {time}", True),  # "klo" is a word (an abbreviation)
+        ("coach.card.title", "Pyyntö #{id}", False),  # the coaches' group
+        ("events.coach.signup", "🎟 Uusi ilmoittautuminen: {title}", False),
+        ("reports.title", "Raportti", False),
+        ("commands.menu", "Päävalikko", False),  # Telegram's menu: never in a variant
+        ("events.coachmark", "Valmentaja", True),  # a namespace is a whole part of the key
+    ],
+)
+def test_which_texts_a_variant_must_have(key: str, text: str, needed: bool) -> None:
+    assert needs_variant(key, text) is needed
 
 
 # --- files named on the command line ------------------------------------------------------------
@@ -350,6 +378,12 @@ def test_cli_exit_codes_json_and_no_colour_when_piped(
     tmp_path: Path, run_cli: Callable[..., Ran]
 ) -> None:
     env = bundled_with("unreachable", tmp_path / "warn")
+    # the bundled content has plain Finnish, which every dialog needs
+    (Path(env["CONTENT_DIR"]) / "texts" / "broken.selko.yaml").write_text(
+        "version: 1\nlanguage: fi-selko\ntexts:\n  dialog:\n    broken:\n      ask:\n"
+        '        text: "Valitse."\n',
+        encoding="utf-8",
+    )
     result = run_cli("check", env=env)
     assert result.returncode == 0, result.stdout  # warnings alone
     assert "\033[" not in result.stdout

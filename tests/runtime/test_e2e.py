@@ -86,7 +86,9 @@ async def choose_first_options_until_menu(
         if text.endswith(menu_text) and len(seen) > 1:
             return seen
         buttons = [
-            b for b in user.buttons if not b.startswith("◀") and not b[:1].isdigit() and b != skip
+            b
+            for b in user.buttons
+            if not b.startswith(("◀", "↩")) and not b[:1].isdigit() and b != skip
         ]
         # a turn is one message now, answered at once: read it before answering, as a person
         # does (five messages in two seconds would be "slow down")

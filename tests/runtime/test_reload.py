@@ -84,7 +84,7 @@ async def test_broken_content_keeps_the_old_serving_and_tells_the_admins(live: H
     await settle(reloader, h)
     assert h.app.content is old_content
     assert to_admin(h) == [
-        "⚠️ Uudessa sisällössä on 1 virhettä. Vanha sisältö on yhä käytössä. Korjaa nämä:\n"
+        "⚠️ Uudessa sisällössä on 1 virhe. Vanha sisältö on yhä käytössä. Korjaa se:\n"
         "• dialogs/demo.yaml:18: unknown step 'by_aeg'"
     ]
     calls = await person.send("/help")  # type: ignore[attr-defined]

@@ -68,7 +68,13 @@ async def a_day(h: Harness) -> None:
     person = await onboard(h)
     await walk_career_plan(person)
     await person.send("/menu")
-    for label in ("Tapahtumat ja koulutukset", "⭐ Sinulle sopivat", "1.", "✍️ Ilmoittaudu"):
+    for label in (
+        "Tapahtumat ja koulutukset",
+        "⭐ Sinulle sopivat",
+        "1.",
+        "✍️ Ilmoittaudu",
+        "19.1.2027 klo 9.00",  # the first run of the course
+    ):
         await person.click(label)
     await person.click("📅 Kalenteritiedosto")
     await person.send("/mydata")

@@ -62,7 +62,13 @@ from db.models import (
     Person,
     ProcessedUpdate,
 )
-from db.repositories import CLAIMED, HandoffRepository, PersonRepository, StateRepository
+from db.repositories import (
+    CLAIMED,
+    HandoffRepository,
+    PersonRepository,
+    RelayRepository,
+    StateRepository,
+)
 from tests.support import TEST_TOKEN, Clock, Harness, make_app, make_settings
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261128"))
@@ -331,13 +337,19 @@ def callback_answered(calls: list[TelegramMethod[Any]], callback_id: str) -> boo
 
 
 async def relayed_to_coach(app: App, telegram_id: int) -> bool:
-    """A person whose request a coach has: their messages go to the coach, unanswered."""
+    """A person with an open request: what the bot does not take as an answer goes to the
+    coaches, unanswered once a coach has it (and while it waits, "sent" once per burst)."""
     async with app.db.read() as session:
         person = await PersonRepository(session).by_telegram_id(telegram_id)
         if person is None:
             return False
         req = await HandoffRepository(session).open_for_person(person.id)
-    return req is not None and req.status == CLAIMED
+        if req is None:
+            return False
+        if req.status == CLAIMED:
+            return True
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        return await RelayRepository(session).count_since(req.id, "to_coach", since) > 0
 
 
 def explain(failures: Failures) -> str:

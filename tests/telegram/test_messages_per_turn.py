@@ -69,12 +69,16 @@ async def test_first_contact_is_one_welcome_and_consent_message(h: Harness) -> N
     paragraphs = welcome.text.split("\n\n")
     assert paragraphs[0].startswith("👋 Hei Testi! Olen Urapolku.")
     assert paragraphs[2].startswith("Voit milloin vain pyytää yhteyttä oikeaan ihmiseen")
-    assert paragraphs[3] == "Saanko tallentaa vastauksesi?"
+    # the consent: two short sentences, the last paragraph
+    assert paragraphs[3:] == [
+        "Saanko tallentaa vastauksesi, jotta voin ehdottaa sinulle sopivia palveluja? Voit "
+        "poistaa ne milloin vain kohdasta Omat tietoni."
+    ]
     assert [label for label, _ in buttons_of(welcome)] == [
         "Kyllä, tallenna vastaukseni",
         "Jatka tallentamatta",
         "Kerro lisää",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
 
     # the answer is marked in the same message, the welcome kept above it
@@ -104,6 +108,7 @@ async def test_the_suggestions_are_a_summary_and_a_list_with_the_way_on(h: Harne
         "Näytä suunnitelmani",
         "Aloita suunnitelma alusta",
         "Takaisin valikkoon",
+        "↩ Takaisin",
     ]
     items = buttons_of(suggestions)[:5]
     assert all(data.startswith("e:c:") for _, data in items if data)

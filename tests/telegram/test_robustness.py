@@ -19,10 +19,11 @@ from bot.engine.output import Reply, Turn
 from bot.engine.state import ConversationState
 from bot.factory import create_bot
 from bot.telegram import session as telegram_session
+from bot.telegram.arrival import ArrivalGate
 from bot.telegram.limits import local as ratelimit
 from bot.telegram.limits.local import (
     SENDS,
-    FloodControlMiddleware,
+    FloodControl,
     OutgoingLimiter,
     RateLimitMiddleware,
 )
@@ -153,11 +154,11 @@ async def test_the_error_message_is_sent_even_if_the_press_was_answered_before(
 # -- 10. incoming flood control ------------------------------------------------------------
 
 
-def flood_control(h: Harness) -> FloodControlMiddleware:
-    [found] = [
-        m for m in h.dispatcher.update.outer_middleware if isinstance(m, FloodControlMiddleware)
-    ]
-    return found
+def flood_control(h: Harness) -> FloodControl:
+    gate = ArrivalGate.of(h.dispatcher)
+    assert gate is not None
+    assert gate.flood is not None
+    return gate.flood
 
 
 async def test_a_flood_gets_one_slow_down_and_leaves_no_trace(tmp_path: Path) -> None:

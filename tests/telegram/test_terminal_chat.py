@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,32 @@ def test_chat_takes_any_language_the_content_has_texts_in(
 
     assert main(["chat", "--lang", "xx"]) == 2
     assert capsys.readouterr().err == "urapolku: no texts in 'xx'; known: fi, sv, en, de\n"
+
+
+def test_chat_in_plain_finnish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang fi-selko``: the person reads plain Finnish, not the Finnish its code starts
+    with (Telegram never sends such a code; the chat passes it on)."""
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}")
+    monkeypatch.setenv("DIALOGS_DIR", str(ROOT / "dialogs"))
+    monkeypatch.setenv("CONTENT_DIR", str(ROOT / "content"))
+    # the language question is asked all the same: 4 is plain Finnish
+    monkeypatch.setattr(sys, "stdin", io.StringIO("4\nquit\n"))
+    assert main(["chat", "--user-id", "12", "--lang", "fi-selko"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Urapolku ilman Telegramia. Paina nappia: kirjoita napin numero.")
+    assert "Urapolku terminaalissa" not in out  # the standard Finnish intro
+    assert "Olen botti. Se tarkoittaa, että olen tietokoneohjelma." in out
+    assert "Saanko tallentaa vastauksesi? Voit poistaa ne milloin vain" in out
+
+    # someone new is a plain-Finnish reader from the first update on, before choosing
+    monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
+    assert main(["chat", "--user-id", "13", "--lang", "fi-selko"]) == 0
+    with sqlite3.connect(tmp_path / "chat.sqlite3") as connection:
+        rows = connection.execute("SELECT telegram_id, language FROM persons ORDER BY 1").fetchall()
+    assert rows == [(12, "fi-selko"), (13, "fi-selko")]
 
 
 # -- what the chat prints ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..schedule import Occurrence
-from ..schema import Item
+from ..schema import Audience, Item
 from ..tags import (
     AGE_GROUPS,
     FIELDS,
@@ -58,6 +58,8 @@ class Profile:
     municipality: str | None = None
     international_student: bool | None = None
     interests: tuple[str, ...] = ()
+    #: the person also chose "other or not sure yet" among the fields
+    interests_open: bool = False
     help_wanted: tuple[str, ...] = ()
     preferred_form: tuple[str, ...] = ()
 
@@ -87,9 +89,27 @@ class Profile:
                 True if student in ("yes", True) else False if student in ("no", False) else None
             ),
             interests=_many(answers, "interests", FIELDS),
+            interests_open="other" in _many(answers, "interests", (*FIELDS, "other")),
             help_wanted=_many(answers, "help_wanted", HELP_WANTED),
             preferred_form=_many(answers, "preferred_form", FORMS),
         )
+
+
+def audience_gaps(audience: Audience, profile: Profile) -> tuple[str, ...]:
+    """The groups ``audience`` names that the person has not said they belong to, in the
+    order ``age``, ``situation``, ``unemployment``, ``international``; empty when the item is
+    meant for them. An unanswered question counts as not belonging: an item for people over
+    50 is suggested only to someone who said they are over 50."""
+    gaps: list[str] = []
+    if audience.age_groups and profile.age_group not in audience.age_groups:
+        gaps.append("age")
+    if audience.situations and profile.situation not in audience.situations:
+        gaps.append("situation")
+    if audience.unemployment and profile.unemployment_duration not in audience.unemployment:
+        gaps.append("unemployment")
+    if audience.international_students and profile.international_student is not True:
+        gaps.append("international")
+    return tuple(gaps)
 
 
 # --- results ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ already taken and what the person dismissed.
 How an item is chosen
 ---------------------
 
-*Hard filters* — an item is left out when
+*Rules* — an item is never suggested when
 
 * it has no joinable occurrence between ``now`` and ``now + horizon_days`` (past, or a course
   run that has already begun);
@@ -16,24 +16,37 @@ How an item is chosen
   no language known = no filter);
 * it is neither in the person's municipality nor online (municipality unknown or ``other``:
   online items only);
-* its audience is ``strict`` and a known answer does not match (Ohjaamo for a 50-year-old);
+* its audience names a group the person has not said they belong to (an age group, a
+  situation, how long out of work, international students; :func:`~.profile.audience_gaps`):
+  the audience is a rule, not a weight, and an unanswered question does not count as a yes;
+* it is about fields of work (``fields:``) none of which the person is interested in, while
+  they named fields and not "other" (a safety card course for someone into care work);
+* it is for one particular need (its first topic is one of
+  :data:`~bot.catalogue.tags.NEED_TOPICS`: a business coaching, a card course) and the person
+  said what help they want or which fields interest them, none of which it answers (a
+  business coaching for someone who never mentioned a business);
 * the person dismissed it (and, for ``already_done``, every item of the same ``series``).
 
-*Soft scores* — integers, so ties are exact; see the ``W_*`` and ``P_*`` constants:
+*Scores* — integers, so ties are exact; see the ``W_*`` constants. Interests and wanted help
+drive the ranking:
 
 * wanted help ↔ topics (:data:`~bot.catalogue.tags.HELP_TOPICS`), for each help that matches;
-* interests ↔ the item's fields of work;
-* audience fit: age group, situation, long-term unemployment, international students
-  (a bonus when it is aimed at the person, a penalty when aimed at someone else);
-* held in the person's own municipality; preferred forms (in person, online, group,
-  one-to-one); given in the person's own language; starts soon;
+* interests ↔ topics, by the editors' field → topic map (``content/field_topics.yaml``:
+  restaurants → hygiene passport), and ↔ the item's own fields of work;
+* smaller: an audience aimed at the person's group; held in the person's own municipality;
+  preferred forms (in person, online, group, one-to-one); given in the person's own
+  language; starts soon;
 * lowered when it resembles a dismissed item (:func:`dismissal_penalties`).
 
 Ties are broken by the next date, then by id.
 
-Reasons are codes with parameters (:class:`Reason`), never text: :func:`render_reasons` turns
-the first two into a sentence with the ``catalogue.reason.*`` texts, e.g. "Because you are in
-Karkkila and you want to start a business."
+Reasons are codes with parameters (:class:`Reason`), never text, and each is true: built
+from an answer the person gave that the item matches ("you are looking for a job"), followed
+by the fact of the item that answers it ("you meet employers there"), or a plain fact
+("it starts soon"). A list never shows the same two reasons on two different items when
+something else true tells them apart (:meth:`Recommender.recommend` picks the second reason
+per list). :func:`render_reasons` turns the first two into a sentence with the
+``catalogue.reason.*`` texts; an item with nothing true to say gets no reason.
 
 Speed: :class:`Recommender` builds its indexes once per catalogue (candidate lists per
 municipality, bit masks for topics, fields, forms and audience, similarity indexes) and caches
@@ -60,24 +73,22 @@ from ..tags import (
     HELP_WANTED,
     LANGUAGES,
     MUNICIPALITIES,
+    NEED_TOPICS,
     SITUATIONS,
     TOPICS,
     UNEMPLOYMENT_DURATIONS,
 )
 from .profile import Profile, Reason, Recommendation
 
-# Score weights. Bonuses (W_) and penalties (P_) are whole numbers so that ties are exact.
-W_HELP: Final = 30  # per wanted help the item's topics answer
-W_FIELD: Final = 15  # the item is about a field the person is interested in
-W_AGE: Final = 20  # aimed at the person's age group
-P_AGE: Final = 30  # aimed at another age group
-W_SITUATION: Final = 15
-P_SITUATION: Final = 20
-W_UNEMPLOYMENT: Final = 15  # aimed at the person's unemployment duration (long-term, …)
-P_UNEMPLOYMENT: Final = 15
-W_INTERNATIONAL: Final = 40  # international students' item, and the person is one
-P_INTERNATIONAL: Final = 40
-P_UNKNOWN: Final = 5  # aimed at a group, and the person did not say whether they belong
+# Score weights: whole numbers, so that ties are exact. Interests and wanted help drive the
+# ranking; the rest only orders items that answer them equally well.
+W_HELP: Final = 40  # per wanted help the item's topics answer
+W_INTEREST: Final = 40  # per interest whose topics (field → topic map) the item has
+W_FIELD: Final = 10  # per interest the item lists in its own fields of work
+W_AGE: Final = 12  # meant for the person's age group (others never see it suggested)
+W_SITUATION: Final = 10  # meant for people in the person's situation
+W_UNEMPLOYMENT: Final = 10  # meant for the person's unemployment duration (long-term, …)
+W_INTERNATIONAL: Final = 40  # meant for international students, and the person is one
 W_LOCAL: Final = 10  # held in the person's own municipality
 W_FORM: Final = 8  # per preferred form the item is given in
 W_LANGUAGE: Final = 5  # given in the person's own (UI) language
@@ -86,13 +97,30 @@ W_SOON: Final = 4  # minus one per full week until it starts
 P_DISMISS_STRONG: Final = 30
 P_DISMISS_WEAK: Final = 10
 
-#: Reason display priority (higher first) for reasons that are not score weights.
-_PRIORITY_PLACE: Final = 1000
-_PRIORITY_ONLINE_WANTED: Final = 900
-_PRIORITY_LANGUAGE: Final = 9
-_PRIORITY_ONLINE: Final = 6
-_PRIORITY_SOON: Final = 3
-_PRIORITY_OPEN: Final = 1
+#: Reason order (higher first). An interest or wanted help comes first, with the fact of the
+#: item that answers it; then who the item is meant for; then the smaller matches.
+_PRIORITY_INTERNATIONAL: Final = 400
+_PRIORITY_INTEREST: Final = 320
+_PRIORITY_HELP: Final = 300
+_PRIORITY_FIELD: Final = 280
+_PRIORITY_AGE: Final = 200
+_PRIORITY_LONG_TERM: Final = 195
+_PRIORITY_SITUATION: Final = 190
+_PRIORITY_LANGUAGE: Final = 90
+_PRIORITY_FORM: Final = 80
+_PRIORITY_PLACE: Final = 50
+_PRIORITY_SOON: Final = 30
+
+#: Topics that only repeat the help they answer ("you are looking for a job and it helps you
+#: look for work"): never given as the fact behind that help.
+_SAME_AS_HELP: Final[Mapping[str, frozenset[str]]] = {
+    "job": frozenset({"job_search"}),
+    "job_search_skills": frozenset({"job_search"}),
+    "new_field": frozenset({"new_field"}),
+    "own_business": frozenset({"entrepreneurship"}),
+    "studies": frozenset({"studies"}),
+    "digital_skills": frozenset({"digital_skills"}),
+}
 
 _DAY: Final = 86_400.0
 _INF: Final = float("inf")
@@ -120,6 +148,9 @@ _HELP_MASK: Final[dict[str, int]] = {
     help_: _mask(HELP_TOPICS[help_], _TOPIC_BIT) for help_ in HELP_WANTED
 }
 
+#: (priority, the person's answer the item matches, the facts of the item that answer it)
+_Claim = tuple[int, Reason, tuple[Reason, ...]]
+
 
 # --- the recommender --------------------------------------------------------------------------
 
@@ -130,6 +161,7 @@ class _Row:
 
     index: int
     item_id: str
+    series: str | None
     languages: int
     municipalities: frozenset[str]
     online: bool
@@ -140,8 +172,8 @@ class _Row:
     situations: int
     unemployment: int
     international: bool
-    strict: bool
-    everyone: bool
+    #: its first topic is a particular need (:data:`~bot.catalogue.tags.NEED_TOPICS`)
+    need: bool
     capacity: int | None
 
 
@@ -154,15 +186,21 @@ class _Person:
     own_language: int
     language: str | None
     helps: list[tuple[str, int]]
-    interests: int
-    interest_order: tuple[str, ...]
+    help_any: int
+    #: (field, its bit, the mask of its topics in the field → topic map)
+    interests: list[tuple[str, int, int]]
+    interest_fields: int
+    interest_topics: int
+    #: items about other fields of work are left out (the person named fields, not "other")
+    field_rule: bool
+    #: items for a particular need must answer a wanted help or an interest (the person
+    #: named some)
+    relevance_rule: bool
     forms: int
     form_order: tuple[str, ...]
-    prefers_online: bool
     age: int
     situation: int
     unemployment: int
-    unemployment_name: str | None
     international: bool | None
     profile: Profile
 
@@ -176,6 +214,11 @@ class Recommender:
         self._items: tuple[Item, ...] = tuple(sorted(catalogue.items, key=lambda i: i.id))
         self._index = {item.id: n for n, item in enumerate(self._items)}
         self._rows = tuple(self._row(n, item) for n, item in enumerate(self._items))
+        #: field → (its topics in map order, their mask)
+        self._field_topics: dict[str, tuple[tuple[str, ...], int]] = {
+            field: (tuple(topics), _mask(topics, _TOPIC_BIT))
+            for field, topics in catalogue.field_topics.items()
+        }
         online = [n for n, item in enumerate(self._items) if item.online]
         self._online = tuple(online)
         self._by_municipality: dict[str, tuple[int, ...]] = {
@@ -215,6 +258,7 @@ class Recommender:
         return _Row(
             index=index,
             item_id=item.id,
+            series=item.series,
             languages=_mask(item.languages, _LANGUAGE_BIT),
             municipalities=frozenset(item.municipalities),
             online=item.online,
@@ -225,8 +269,7 @@ class Recommender:
             situations=_mask(audience.situations, _SITUATION_BIT),
             unemployment=_mask(audience.unemployment, _UNEMPLOYMENT_BIT),
             international=audience.international_students,
-            strict=audience.strict,
-            everyone=audience.everyone,
+            need=item.topics[0] in NEED_TOPICS,
             capacity=item.capacity,
         )
 
@@ -252,99 +295,81 @@ class Recommender:
 
     # -- the person --
 
-    @staticmethod
-    def _person(profile: Profile) -> _Person:
+    def _person(self, profile: Profile) -> _Person:
+        helps = [(h, _HELP_MASK[h]) for h in profile.help_wanted]
+        interests = [
+            (f, _FIELD_BIT[f], self._field_topics.get(f, ((), 0))[1]) for f in profile.interests
+        ]
+        help_any = interest_topics = 0
+        for _, mask in helps:
+            help_any |= mask
+        if profile.international_student is True:
+            # an international student needs to know Finnish working life, asked or not
+            help_any |= _TOPIC_BIT["working_in_finland"]
+        for _, _, mask in interests:
+            interest_topics |= mask
         return _Person(
             reads=_mask(profile.reads, _LANGUAGE_BIT),
             municipality=profile.municipality,
             own_language=_LANGUAGE_BIT.get(profile.language or "", 0),
             language=profile.language,
-            helps=[(h, _HELP_MASK[h]) for h in profile.help_wanted],
-            interests=_mask(profile.interests, _FIELD_BIT),
-            interest_order=profile.interests,
+            helps=helps,
+            help_any=help_any,
+            interests=interests,
+            interest_fields=_mask(profile.interests, _FIELD_BIT),
+            interest_topics=interest_topics,
+            field_rule=bool(profile.interests) and not profile.interests_open,
+            relevance_rule=bool(helps or interests),
             forms=_mask(profile.preferred_form, _FORM_BIT),
             form_order=profile.preferred_form,
-            prefers_online="online" in profile.preferred_form,
             age=_AGE_BIT.get(profile.age_group or "", 0),
             situation=_SITUATION_BIT.get(profile.situation or "", 0),
             unemployment=_UNEMPLOYMENT_BIT.get(profile.unemployment_duration or "", 0),
-            unemployment_name=profile.unemployment_duration,
             international=profile.international_student,
             profile=profile,
         )
 
-    # -- scoring --
+    # -- rules and scores --
 
     @staticmethod
-    def _audience(
-        row: _Row, person: _Person, reasons: list[tuple[int, Reason]] | None
-    ) -> int | None:
-        """Audience score, or None when a strict audience excludes the person."""
-        age = _dimension(
-            row.ages, person.age, W_AGE, P_AGE, row.strict, reasons,
-            "age", "age_group", person.profile.age_group,
-        )  # fmt: skip
-        situation = _dimension(
-            row.situations, person.situation, W_SITUATION, P_SITUATION, row.strict, reasons,
-            "situation", "situation", person.profile.situation,
-        )  # fmt: skip
-        if age is None or situation is None:
-            return None
-        score = age + situation
-        if row.unemployment:
-            if person.unemployment:
-                if row.unemployment & person.unemployment:
-                    score += W_UNEMPLOYMENT
-                    if reasons is not None and person.unemployment_name == "over_12m":
-                        reasons.append((W_UNEMPLOYMENT, Reason("long_term")))
-                elif row.strict:
-                    return None
-                else:
-                    score -= P_UNEMPLOYMENT
-            elif person.situation and not person.situation & _SITUATION_BIT["unemployed"]:
-                if row.strict:
-                    return None
-                score -= P_UNEMPLOYMENT
-            else:
-                score -= P_UNKNOWN
-        if row.international:
-            if person.international is True:
-                score += W_INTERNATIONAL
-                if reasons is not None:
-                    reasons.append((W_INTERNATIONAL, Reason("international")))
-            elif person.international is False:
-                if row.strict:
-                    return None
-                score -= P_INTERNATIONAL
-            else:
-                score -= P_UNKNOWN
-        return score
+    def _allowed(row: _Row, person: _Person) -> bool:
+        """The rules that depend on the person: audience, fields of work, relevance."""
+        if row.ages and not row.ages & person.age:
+            return False
+        if row.situations and not row.situations & person.situation:
+            return False
+        if row.unemployment and not row.unemployment & person.unemployment:
+            return False
+        if row.international and person.international is not True:
+            return False
+        interest = row.fields & person.interest_fields or row.topics & person.interest_topics
+        if person.field_rule and row.fields and not interest:
+            return False
+        if person.relevance_rule and row.need:
+            return bool(interest or row.topics & person.help_any)
+        return True
 
-    def _score(
-        self,
-        row: _Row,
-        person: _Person,
-        start_ts: float,
-        now_ts: float,
-        reasons: list[tuple[int, Reason]] | None = None,
-    ) -> int | None:
-        """The item's score for the person, or None if a strict audience excludes them.
-        With ``reasons``, also collects (priority, reason) pairs."""
-        score = self._audience(row, person, reasons)
-        if score is None:
-            return None
-        for order, (help_, mask) in enumerate(person.helps):
+    @staticmethod
+    def _score(row: _Row, person: _Person, start_ts: float, now_ts: float) -> int:
+        """The item's score for a person it is :meth:`_allowed` for."""
+        score = 0
+        for _, mask in person.helps:
             if row.topics & mask:
                 score += W_HELP
-                if reasons is not None:
-                    reasons.append((W_HELP - order, Reason("help", {"help": help_})))
-        if row.fields & person.interests:
-            score += W_FIELD
-            if reasons is not None:
-                first = next(f for f in person.interest_order if _FIELD_BIT[f] & row.fields)
-                reasons.append((W_FIELD, Reason("field", {"field": first})))
-        local = person.municipality is not None and person.municipality in row.municipalities
-        if local:
+        for _, bit, mask in person.interests:
+            if row.topics & mask:
+                score += W_INTEREST
+            if row.fields & bit:
+                score += W_FIELD
+        if row.ages:
+            score += W_AGE
+        if row.situations:
+            score += W_SITUATION
+        if row.unemployment:
+            score += W_UNEMPLOYMENT
+        if row.international:
+            score += W_INTERNATIONAL
+        if person.municipality is not None and person.municipality in row.municipalities:
             score += W_LOCAL
         matched_forms = row.forms & person.forms
         if matched_forms:
@@ -354,37 +379,59 @@ class Recommender:
         weeks = int((start_ts - now_ts) // (7 * _DAY))
         if weeks < W_SOON:
             score += W_SOON - weeks
-        if reasons is not None:
-            self._more_reasons(row, person, local, matched_forms, weeks, reasons)
         return score
 
-    @staticmethod
-    def _more_reasons(
-        row: _Row,
-        person: _Person,
-        local: bool,
-        matched_forms: int,
-        weeks: int,
-        reasons: list[tuple[int, Reason]],
-    ) -> None:
-        if local:
-            municipality = person.municipality or ""
-            reasons.append((_PRIORITY_PLACE, Reason("place", {"municipality": municipality})))
-        elif row.online:
-            priority = _PRIORITY_ONLINE_WANTED if person.prefers_online else _PRIORITY_ONLINE
-            reasons.append((priority, Reason("online")))
-        for form in person.form_order:
-            if _FORM_BIT[form] & matched_forms and not (form == "online" and not local):
-                reasons.append((W_FORM, Reason("form", {"form": form})))
-                break
+    def _claims(self, row: _Row, person: _Person, start_ts: float, now_ts: float) -> list[_Claim]:
+        """Everything true to say about why the item suits the person, most telling first."""
+        item = self._items[row.index]
+        profile = person.profile
+        claims: list[_Claim] = []
+        for order, (field, bit, mask) in enumerate(person.interests):
+            if row.topics & mask:
+                topics = self._field_topics[field][0]
+                facts = tuple(
+                    Reason("topic", {"topic": t}) for t in topics if _TOPIC_BIT[t] & row.topics
+                )
+                claims.append(
+                    (_PRIORITY_INTEREST - order, Reason("field", {"field": field}), facts)
+                )
+            elif row.fields & bit:
+                claims.append((_PRIORITY_FIELD - order, Reason("field", {"field": field}), ()))
+        for order, (help_, mask) in enumerate(person.helps):
+            if row.topics & mask:
+                same = _SAME_AS_HELP.get(help_, frozenset())
+                facts = tuple(
+                    Reason("topic", {"topic": t})
+                    for t in item.topics
+                    if _TOPIC_BIT[t] & mask and t not in same
+                )
+                claims.append((_PRIORITY_HELP - order, Reason("help", {"help": help_}), facts))
+        if row.international:
+            claims.append((_PRIORITY_INTERNATIONAL, Reason("international"), ()))
+        if row.ages:
+            age = Reason("age", {"age_group": profile.age_group or ""})
+            claims.append((_PRIORITY_AGE, age, ()))
+        if row.unemployment and profile.unemployment_duration == "over_12m":
+            claims.append((_PRIORITY_LONG_TERM, Reason("long_term"), ()))
+        if row.situations:
+            situation = Reason("situation", {"situation": profile.situation or ""})
+            claims.append((_PRIORITY_SITUATION, situation, ()))
         if person.language and person.language != "fi" and row.languages & person.own_language:
-            reasons.append(
-                (_PRIORITY_LANGUAGE, Reason("language", {"in_language": person.language}))
-            )
-        if weeks < 1:
-            reasons.append((_PRIORITY_SOON, Reason("soon")))
-        if row.everyone and not any(p < _PRIORITY_ONLINE_WANTED for p, _ in reasons):
-            reasons.append((_PRIORITY_OPEN, Reason("open_to_all")))
+            language = Reason("language", {"in_language": person.language})
+            claims.append((_PRIORITY_LANGUAGE, language, ()))
+        matched_forms = row.forms & person.forms
+        for form in person.form_order:
+            if _FORM_BIT[form] & matched_forms:
+                claims.append((_PRIORITY_FORM, Reason("form", {"form": form}), ()))
+                break
+        if person.municipality is not None and person.municipality in row.municipalities:
+            place = Reason("place", {"municipality": person.municipality})
+            claims.append((_PRIORITY_PLACE, place, ()))
+        if start_ts - now_ts < 7 * _DAY:
+            claims.append((_PRIORITY_SOON, Reason("soon"), ()))
+        # Stable sort: equal priorities keep the order they were found in.
+        claims.sort(key=lambda claim: -claim[0])
+        return claims
 
     # -- dismissals --
 
@@ -474,6 +521,7 @@ class Recommender:
         )
         reads = person.reads
         rows = self._rows
+        allowed = self._allowed
         ranked: list[tuple[int, float, int]] = []
         for index in candidates:
             row = rows[index]
@@ -481,17 +529,16 @@ class Recommender:
                 continue
             if row.capacity is not None and seats.get(row.item_id, 0) >= row.capacity:
                 continue
-            if index in excluded:
+            if index in excluded or not allowed(row, person):
                 continue
             occurrence, start_ts = self._next(index, now, now_ts)
             if occurrence is None or start_ts > until_ts:
                 continue
             score = self._score(row, person, start_ts, now_ts)
-            if score is None:
-                continue
             ranked.append((-(score - penalty.get(index, 0)), start_ts, index))
         best = heapq.nsmallest(max(limit, 0), ranked)
-        return [self._recommendation(entry, person, now, now_ts, seats) for entry in best]
+        said: dict[tuple[Any, ...], str | None] = {}
+        return [self._recommendation(entry, person, now, now_ts, seats, said) for entry in best]
 
     def _recommendation(
         self,
@@ -500,21 +547,21 @@ class Recommender:
         now: datetime,
         now_ts: float,
         seats: Mapping[str, int],
+        said: dict[tuple[Any, ...], str | None],
     ) -> Recommendation:
+        """One line of the list; ``said`` holds the reason pairs of the lines above (and
+        their items' series), so that this one says something else when it can."""
         negative_score, start_ts, index = entry
         occurrence, _ = self._next(index, now, now_ts)
         assert occurrence is not None  # only items with an occurrence are ranked
         row = self._rows[index]
-        collected: list[tuple[int, Reason]] = []
-        self._score(row, person, start_ts, now_ts, collected)
-        # Stable sort: equal priorities keep the order they were found in.
-        collected.sort(key=lambda pair: -pair[0])
+        reasons = _pick_reasons(self._claims(row, person, start_ts, now_ts), row.series, said)
         left = None if row.capacity is None else row.capacity - seats.get(row.item_id, 0)
         return Recommendation(
             item=self._items[index],
             score=-negative_score,
             occurrence=occurrence,
-            reasons=tuple(reason for _, reason in collected),
+            reasons=reasons,
             seats_left=left,
         )
 
@@ -562,29 +609,36 @@ class Recommender:
         return [(self._items[index], occurrence) for _, index, occurrence in found]
 
 
-def _dimension(
-    wanted: int,
-    have: int,
-    weight: int,
-    penalty: int,
-    strict: bool,
-    reasons: list[tuple[int, Reason]] | None,
-    code: str,
-    param: str,
-    value: str | None,
-) -> int | None:
-    """The score of one audience dimension (age group, situation): a match adds ``weight``
-    (and a reason), a mismatch costs ``penalty`` or excludes when ``strict``, unknown costs
-    ``P_UNKNOWN``; an item open to everyone on it scores 0."""
-    if not wanted:
-        return 0
-    if not have:
-        return -P_UNKNOWN
-    if wanted & have:
-        if reasons is not None:
-            reasons.append((weight, Reason(code, {param: value or ""})))
-        return weight
-    return None if strict else -penalty
+def _key(reason: Reason | None) -> tuple[Any, ...] | None:
+    return None if reason is None else (reason.code, tuple(sorted(reason.params.items())))
+
+
+def _pick_reasons(
+    claims: list[_Claim], series: str | None, said: dict[tuple[Any, ...], str | None]
+) -> tuple[Reason, ...]:
+    """The reasons of one line, most telling first. The first two are what the line shows:
+    the person's strongest match and the fact behind it, or their next match. When an item
+    of another series above already showed that pair, the second is another fact or match
+    (if one is left), so that different items do not read the same."""
+    if not claims:
+        return ()
+    first, facts = claims[0][1], claims[0][2]
+    options = [*facts, *(claim[1] for claim in claims[1:])]
+    chosen: Reason | None = options[0] if options else None
+    for option in [chosen, *options[1:]]:
+        pair = (_key(first), _key(option))
+        if pair not in said or (series is not None and said[pair] == series):
+            chosen = option
+            break
+    said.setdefault((_key(first), _key(chosen)), series)
+    ordered = [first]
+    if chosen is not None:
+        ordered.append(chosen)
+    for claim in claims:
+        for reason in (claim[1], *claim[2]):
+            if reason is not first and reason is not chosen:
+                ordered.append(reason)
+    return tuple(ordered)
 
 
 _RECOMMENDERS: weakref.WeakKeyDictionary[Catalogue, Recommender] = weakref.WeakKeyDictionary()

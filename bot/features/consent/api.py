@@ -25,6 +25,8 @@ from db.repositories import AnswerRepository, PersonRepository, PrivacyRepositor
 
 #: the anonymous counter of a withdrawal (reports)
 WITHDRAWN = "consent_withdrawn"
+#: what the person is told after a withdrawal ({count}: the answers removed)
+WITHDRAWN_TEXT = "privacy.withdraw.done"
 
 
 def confirmation(agreed: bool) -> str:

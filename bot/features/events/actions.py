@@ -5,7 +5,11 @@
 * ``browse_events`` — the main menu's "events and trainings": opens the browser, which has its
   own buttons, and leaves the dialogs (its "main menu" button brings the person back);
 * ``open_event_link`` — at the end of the onboarding: the card of a poster's link the person
-  opened before they had chosen a language and answered the consent question.
+  opened before they had chosen a language and answered the consent question;
+* ``suggested`` — whether the person's suggestions include an item: outcome ``yes`` or ``no``
+  (args ``items`` and/or ``series``, a name or a list; any one of them is enough). The next
+  steps name an item only when it is in the list the person saw, so a step that names one
+  sits behind this action.
 """
 
 from __future__ import annotations
@@ -54,7 +58,35 @@ async def open_event_link(ctx: ActionContext) -> ActionResult:
     return ActionResult(replies=[await browser.card_reply(item, None, 0, edit=False)], leave=True)
 
 
+#: ``services.extra`` key of the suggestions' ids and series, computed once per turn
+_SUGGESTED = "events.suggested"
+
+
+def _names(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list | tuple):
+        return {str(v) for v in value}
+    return set()
+
+
+async def suggested(ctx: ActionContext) -> ActionResult:
+    extra = ctx.services.extra
+    names: set[str] | None = extra.get(_SUGGESTED)
+    if names is None:
+        browser = await _browser(ctx)
+        names = set()
+        for item in await browser.suggestions():
+            names.add(item.id)
+            if item.series:
+                names.add(item.series)
+        extra[_SUGGESTED] = names
+    wanted = _names(ctx.args.get("items")) | _names(ctx.args.get("series"))
+    return ActionResult(outcome="yes" if wanted & names else "no")
+
+
 def register(registry: ActionRegistry) -> None:
     registry.register("recommend", recommend_action)
     registry.register("browse_events", browse_events)
     registry.register("open_event_link", open_event_link)
+    registry.register("suggested", suggested, quiet=True)

@@ -157,6 +157,13 @@ class Browser:
     ) -> Reply:
         return await self.pages.card(item, view, page, edit=edit, note=note)
 
+    async def suggestions(self) -> list[Item]:
+        """The items of "⭐ For you" as the person sees them now (the list and its order)."""
+        entries = await self.shelf.entries(
+            View(cb.FOR_YOU), profile=self.pages.profile, dismissed=self.dismissed
+        )
+        return [entry.item for entry in entries]
+
     async def dismissed(self) -> dict[str, str]:
         return await dismissals.dismissed(
             self.repo, self.person.id, consent=self.services.consent, state=self.state
@@ -187,12 +194,39 @@ class Browser:
             return await self.moved_on(item, view, page)
         return Turn(replies=[self.pages.calendar(item, occurrence, self.t("events.calendar"))])
 
+    def _chosen(self, item: Item, shown: int) -> Occurrence | None:
+        """The occurrence a sign-up button was shown for, if it can still be chosen (the
+        next joinable one, another run of a course, another one-to-one time)."""
+        for occurrence in self.shelf.choices(item):
+            if cb.minutes(occurrence.start) == shown:
+                return occurrence
+        return None
+
+    async def choose(self, item: Item, view: View | None, page: int) -> Turn:
+        if item.signup.mode != "bot" or len(self.shelf.choices(item)) < 2:
+            return await self.moved_on(item, view, page)  # the card now signs up directly
+        return Turn(replies=[await self.pages.choose(item, view, page)])
+
     async def sign_up(
-        self, item: Item, view: View | None, page: int, shown: int, *, wait: bool
+        self,
+        item: Item,
+        view: View | None,
+        page: int,
+        shown: int,
+        *,
+        wait: bool,
+        confirmed: bool = False,
     ) -> Turn:
-        occurrence, _ = await self._shown(item, shown)
+        """A seat (or a place in line) at the occurrence the button was shown for; first,
+        once, "this is for people over 50: sign up anyway?" when the person said something
+        that excludes them, and consent when they have not given it."""
+        occurrence = self._chosen(item, shown)
         if item.signup.mode != "bot" or occurrence is None:
             return await self.moved_on(item, view, page)
+        if not confirmed:
+            question = self.pages.confirm_audience(item, view, page, occurrence, wait=wait)
+            if question is not None:
+                return Turn(replies=[question])
         if not self.services.consent:
             return Turn(replies=[self.pages.consent(item, view, page, occurrence)])
         return await self._take(item, occurrence, view, page, wait=wait)
@@ -202,7 +236,7 @@ class Browser:
     ) -> Turn:
         """The person agreed to have their data stored: record it as the onboarding does,
         keeping what they already said in this conversation, then sign them up."""
-        occurrence, _ = await self._shown(item, shown)
+        occurrence = self._chosen(item, shown)
         if item.signup.mode != "bot" or occurrence is None:
             return await self.moved_on(item, view, page)
         before: list[Reply] = []

@@ -44,6 +44,7 @@ DISMISS: Final = "d"  # the answer to that
 CONSENT: Final = "g"  # give consent, then sign up
 MAIN_MENU: Final = "b"  # leave the browser for the main menu
 TALK_TO_COACH: Final = "t"  # leave the browser for the handoff dialog
+CHOOSE: Final = "u"  # which run of a course, or which one-to-one time
 ACTIONS: Final = frozenset(
     {
         HOME,
@@ -61,12 +62,16 @@ ACTIONS: Final = frozenset(
         CONSENT,
         MAIN_MENU,
         TALK_TO_COACH,
+        CHOOSE,
     }
 )
 #: actions that name an item
 ITEM_ACTIONS: Final = frozenset(
-    {CARD, SIGNUP, WAIT, ASK_CANCEL, CANCEL, CALENDAR, NOT_FOR_ME, DISMISS, CONSENT}
+    {CARD, SIGNUP, WAIT, ASK_CANCEL, CANCEL, CALENDAR, NOT_FOR_ME, DISMISS, CONSENT, CHOOSE}
 )
+
+#: ``r`` of a sign-up the person confirmed although the item is meant for others
+CONFIRMED: Final = 1
 
 # lists
 FOR_YOU: Final = "r"
@@ -92,7 +97,8 @@ class EventsData(CallbackData, DatabaseInts, prefix=PREFIX):
     p: int = 0
     #: the occurrence a sign-up or cancel button was shown for, in minutes since the epoch
     t: int = 0
-    #: a choice: the reason of "not for me" (an index into ``DISMISS_REASONS``)
+    #: a choice: the reason of "not for me" (an index into ``DISMISS_REASONS``); for a
+    #: sign-up, :data:`CONFIRMED` once the person said yes to an item meant for others
     r: int = 0
 
 

@@ -99,7 +99,10 @@ def card(
     signup: SignupInfo | None,
     *,
     full: bool,
+    choices: int = 1,
 ) -> Rows:
+    """The card's buttons; with several ``choices`` (runs of a course, one-to-one times) the
+    sign-up button first asks which one."""
     start = occurrence.start if occurrence is not None else None
     rows: Rows = []
     if item.signup.mode == "bot" and occurrence is not None:
@@ -107,6 +110,8 @@ def card(
             action, text = cb.ASK_CANCEL, "events.button.cancel"
         elif signup is not None:
             action, text = cb.CANCEL, "events.button.leave_waitlist"
+        elif choices > 1:
+            action, text, start = cb.CHOOSE, "events.button.signup", None
         elif full:
             action, text = cb.WAIT, "events.button.waitlist"
         else:
@@ -128,6 +133,44 @@ def card(
     rows.append([Button(t("events.button.coach"), cb.pack(cb.TALK_TO_COACH))])
     rows.append([back(t, view, page)])
     return rows
+
+
+def choices(
+    t: Texts,
+    item: Item,
+    view: View | None,
+    page: int,
+    choices: Sequence[tuple[Occurrence, str, bool]],
+) -> Rows:
+    """A button per choice (occurrence, its label, whether it is full): a seat, or a place
+    in line when it is full; then back to the card."""
+    rows = [
+        [
+            Button(
+                label(t("events.button.choice_full", when=text) if full else text),
+                cb.pack(cb.WAIT if full else cb.SIGNUP, item.id, view, page, occurrence.start),
+            )
+        ]
+        for occurrence, text, full in choices
+    ]
+    rows.append([to_card(t, item, view, page, "events.button.back")])
+    return rows
+
+
+def confirm_audience(
+    t: Texts, item: Item, view: View | None, page: int, start: datetime, *, wait: bool
+) -> Rows:
+    """Sign up although the item is meant for others (asked once), or back to the card."""
+    action = cb.WAIT if wait else cb.SIGNUP
+    return [
+        [
+            Button(
+                t("events.button.signup_anyway"),
+                cb.pack(action, item.id, view, page, start, choice=cb.CONFIRMED),
+            )
+        ],
+        [to_card(t, item, view, page, "events.button.back")],
+    ]
 
 
 def consent(t: Texts, item: Item, view: View | None, page: int, occurrence: Occurrence) -> Rows:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from bot.catalogue.ics import events_ics
 from bot.catalogue.ics import filename as ics_filename
+from bot.catalogue.recommend import Profile
 from bot.catalogue.schedule import Occurrence, run_of
 from bot.catalogue.schema import Item
 from bot.catalogue.tags import MUNICIPALITIES
@@ -47,6 +48,9 @@ class Pages:
         self.can_edit = can_edit
         #: the person's answers and language (what "for you" is chosen by)
         self.profile = profile
+        #: the same, read as the recommender reads it (for markings such as "for people
+        #: over 50")
+        self.person = Profile.from_answers(profile)
         self.dismissed = dismissed
 
     def reply(self, text: str, rows: Sequence[Sequence[Button]], *, edit: bool) -> Reply:
@@ -96,7 +100,11 @@ class Pages:
         lines = []
         for number, entry in shown:
             free = await shelf.free(entry.item, entry.occurrence) if entry.signup is None else None
-            lines.append(views.entry_text(number, entry, self.language, self.t, free=free))
+            lines.append(
+                views.entry_text(
+                    number, entry, self.language, self.t, free=free, person=self.person
+                )
+            )
         text = views.list_text(view, lines, page, pages, self.t)
         titles = [(number, entry.item.id, self.title(entry.item)) for number, entry in shown]
         rows = keyboards.list_rows(self.t, view, page, pages, titles, in_dialog=in_dialog)
@@ -121,11 +129,44 @@ class Pages:
             free=free,
             position=position,
             note=note,
+            person=self.person,
         )
+        choices = len(shelf.choices(item)) if signup is None else 1
         rows = keyboards.card(
-            self.t, item, self.language, view, page, occurrence, signup, full=free == 0
+            self.t,
+            item,
+            self.language,
+            view,
+            page,
+            occurrence,
+            signup,
+            full=free == 0,
+            choices=choices,
         )
         return self.reply(text, rows, edit=edit)
+
+    async def choose(self, item: Item, view: View | None, page: int) -> Reply:
+        """Which run of the course, or which one-to-one time (full ones lead to the line)."""
+        options = []
+        for occurrence in self.shelf.choices(item):
+            free = await self.shelf.free(item, occurrence)
+            text = views.short_start(occurrence.start, self.t)
+            options.append((occurrence, text, free == 0))
+        question = "events.signup.choose_slot" if item.is_slot else "events.signup.choose_run"
+        text = f"{self.title(item)}\n\n{self.t(question)}"
+        return self.reply(text, keyboards.choices(self.t, item, view, page, options), edit=True)
+
+    def confirm_audience(
+        self, item: Item, view: View | None, page: int, occurrence: Occurrence, *, wait: bool
+    ) -> Reply | None:
+        """ "For people over 50. Do you want to sign up anyway?" when something the person
+        said excludes them; None when nothing does."""
+        marking = views.audience_marking(item, self.person, self.t)
+        if marking is None:
+            return None
+        text = f"{self.title(item)}\n\n{self.t('events.signup.audience', marking=marking)}"
+        rows = keyboards.confirm_audience(self.t, item, view, page, occurrence.start, wait=wait)
+        return self.reply(text, rows, edit=True)
 
     def calendar(self, item: Item, occurrence: Occurrence, caption: str) -> Reply:
         """A calendar file: the occurrence, or every meeting of its course run."""

@@ -76,7 +76,11 @@ async def _press(browser: Browser, data: EventsData | None) -> Turn:
     if data.a == cb.CARD:
         return Turn(replies=[await browser.card_reply(item, view, page, edit=True)])
     if data.a in (cb.SIGNUP, cb.WAIT):
-        return await browser.sign_up(item, view, page, data.t, wait=data.a == cb.WAIT)
+        return await browser.sign_up(
+            item, view, page, data.t, wait=data.a == cb.WAIT, confirmed=data.r == cb.CONFIRMED
+        )
+    if data.a == cb.CHOOSE:
+        return await browser.choose(item, view, page)
     if data.a == cb.CONSENT:
         return await browser.consent_and_sign_up(item, view, page, data.t)
     if data.a == cb.ASK_CANCEL:

@@ -6,11 +6,11 @@ through :class:`~db.repositories.EventRepository`; writes nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bot.catalogue.recommend import recommender_for
-from bot.catalogue.schedule import Occurrence, next_joinable
+from bot.catalogue.schedule import Occurrence, next_joinable, next_occurrences, run_of
 from bot.catalogue.schema import Catalogue, Item
 from db.repositories import EventRepository, SignupInfo
 
@@ -22,6 +22,8 @@ from .views import Entry, occurrence_at
 FOR_YOU_SIZE: Final = 5
 #: "this week" is the next seven days
 WEEK_DAYS: Final = 7
+#: at most this many runs of a course, or one-to-one times, to choose from at sign-up
+MAX_CHOICES: Final = 4
 
 #: the person's "not for me" choices (item id → reason), read when needed
 Dismissed = Callable[[], Awaitable[Mapping[str, str]]]
@@ -51,16 +53,40 @@ class Shelf:
         self._seats = None
 
     async def seats_by_item(self) -> dict[str, int]:
-        """Seats taken at each item's next joinable occurrence (what the recommender needs)."""
+        """Seats taken at each item's next joinable occurrence (what the recommender needs);
+        for one-to-one slots, at the freest of the next times (one free time is enough)."""
+        seats = await self.seats()
         found: dict[str, int] = {}
-        for (item_id, start), taken in (await self.seats()).items():
+        for item_id, start in seats:
             item = self.item(item_id)
-            if item is None:
+            if item is None or item_id in found:
+                continue
+            if item.is_slot:
+                times = self.choices(item)
+                found[item_id] = min((seats.get((item_id, o.start), 0) for o in times), default=0)
                 continue
             upcoming = next_joinable(item, self.now)
             if upcoming is not None and upcoming.start == start:
-                found[item_id] = taken
+                found[item_id] = seats[(item_id, start)]
         return found
+
+    def choices(self, item: Item) -> list[Occurrence]:
+        """What a sign-up may choose from: the first meeting of each course run still open
+        to join, the next one-to-one times, or else the next joinable occurrence alone."""
+        if item.schedule.range is not None:
+            found: list[Occurrence] = []
+            after = self.now
+            while len(found) < MAX_CHOICES:
+                occurrence = next_joinable(item, after)
+                if occurrence is None:
+                    break
+                found.append(occurrence)
+                after = run_of(item, occurrence)[-1].start + timedelta(minutes=1)
+            return found
+        if item.is_slot:
+            return next_occurrences(item, self.now, MAX_CHOICES)
+        upcoming = next_joinable(item, self.now)
+        return [upcoming] if upcoming is not None else []
 
     async def free(self, item: Item, occurrence: Occurrence) -> int | None:
         """Free seats at an occurrence of an item signed up for here; None without a limit."""

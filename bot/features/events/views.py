@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote_plus
 
-from bot.catalogue.recommend import Reason, render_reasons
+from bot.catalogue.recommend import Profile, Reason, render_reasons
+from bot.catalogue.recommend.profile import audience_gaps
 from bot.catalogue.schedule import (
     Occurrence,
     iter_occurrences,
@@ -20,8 +21,8 @@ from bot.catalogue.schedule import (
     render_occurrence,
     render_schedule,
 )
-from bot.catalogue.schema import Item, Place
-from bot.catalogue.tags import WEEKDAYS, text_key
+from bot.catalogue.schema import HELSINKI, Item, Place
+from bot.catalogue.tags import WEEKDAYS, age_span, text_key
 from db.repositories import SignupInfo
 
 from . import callbacks as cb
@@ -103,6 +104,50 @@ def _short_date(day: date, t: Texts) -> str:
     )
 
 
+def excluded_by(item: Item, person: Profile) -> tuple[str, ...]:
+    """The groups the item is meant for that the person said they are not in (``age``,
+    ``situation``, ``unemployment``, ``international``): their answer is known and does not
+    fit. Such an item is never suggested to them; browsing marks it and sign-up asks first."""
+    known = {
+        "age": person.age_group is not None,
+        "situation": person.situation is not None,
+        "unemployment": person.situation is not None,
+        "international": person.international_student is not None,
+    }
+    return tuple(gap for gap in audience_gaps(item.audience, person) if known[gap])
+
+
+def audience_marking(item: Item, person: Profile, t: Texts) -> str | None:
+    """ "👥 For people over 50": the first group the item is meant for that the person said
+    they are not in (:func:`excluded_by`); None when nothing they said excludes them."""
+    gaps = excluded_by(item, person)
+    if not gaps:
+        return None
+    audience, gap = item.audience, gaps[0]
+    names: list[str]
+    if gap == "age":
+        names = [t(text_key("audience.only_age", span)) for span in age_span(audience.age_groups)]
+    elif gap == "situation":
+        names = [t(text_key("audience.only_situation", s)) for s in audience.situations]
+    elif gap == "unemployment":
+        names = [t(text_key("audience.only_unemployment", u)) for u in audience.unemployment]
+    else:
+        names = [t("catalogue.audience.only_international")]
+    return t("catalogue.audience.only", whom=t("catalogue.audience.only_or").join(names))
+
+
+def language_marking(item: Item, language: str, t: Texts) -> str | None:
+    """ "🗣 In Finnish": the item's languages when it is not held in the person's own
+    (``fi-selko`` reads Finnish); None when it is."""
+    own = language.split("-", 1)[0]
+    if own in item.languages:
+        return None
+    names = t("catalogue.audience.only_or").join(
+        t(text_key("language", lang)) for lang in item.languages
+    )
+    return t("catalogue.held_in", languages=names)
+
+
 def lookup(t: Texts) -> Callable[[str, Any], str]:
     """The catalogue's ``TextLookup`` (key and a mapping of parameters) over ``t``."""
 
@@ -121,6 +166,21 @@ class Entry:
     reasons: tuple[Reason, ...] = ()
     signup: SignupInfo | None = None
     position: int | None = None
+
+
+def short_start(start: datetime, t: Texts) -> str:
+    """ "19.1.2027 klo 9.00": a start short enough for a button."""
+    local = start.astimezone(HELSINKI)
+    day = t(
+        "catalogue.when.short_date",
+        weekday=t(text_key("weekday", WEEKDAYS[local.weekday()])),
+        day=str(local.day),
+        month=str(local.month),
+        month_name=t(text_key("month", str(local.month))),
+        year=str(local.year),
+    )
+    clock = t("catalogue.when.time", hour=str(local.hour), minute=f"{local.minute:02d}")
+    return t("catalogue.when.at", date=day, time=clock)
 
 
 def when(occurrence: Occurrence, t: Texts) -> str:
@@ -151,11 +211,30 @@ def heading(view: View, t: Texts) -> str:
     )
 
 
-def entry_text(number: int, entry: Entry, language: str, t: Texts, *, free: int | None) -> str:
-    """One line of a list; ``free``: seats free at its occurrence (None: no limit)."""
+def entry_text(
+    number: int,
+    entry: Entry,
+    language: str,
+    t: Texts,
+    *,
+    free: int | None,
+    person: Profile | None = None,
+) -> str:
+    """One line of a list; ``free``: seats free at its occurrence (None: no limit). With
+    ``person``, an item meant for others says so, and one not held in the person's language
+    says which it is held in."""
     lines = [f"{number}. {entry.item.title.get(language)}", when(entry.occurrence, t)]
     if not entry.item.is_confirmed:
         lines.append(t("catalogue.unconfirmed"))
+    if person is not None:
+        lines += [
+            mark
+            for mark in (
+                audience_marking(entry.item, person, t),
+                language_marking(entry.item, language, t),
+            )
+            if mark
+        ]
     if entry.signup is not None:
         lines.append(
             t("events.list.waiting", position=entry.position)
@@ -193,14 +272,18 @@ def card_text(
     free: int | None,
     position: int | None,
     note: str | None = None,
+    person: Profile | None = None,
 ) -> str:
     """An item's card, about ``occurrence`` (the person's ``signup`` there, if any, and their
-    ``position`` in line when waiting); ``note`` goes first."""
+    ``position`` in line when waiting); ``note`` goes first. With ``person``, an item meant
+    for others says so right under its title."""
     lines = [note, ""] if note else []
+    marking = audience_marking(item, person, t) if person is not None else None
     kind = t(text_key("kind", item.kind))
     lines += [
         item.title.get(language),
         f"{kind} · {item.organiser.get(language)}",
+        *([marking] if marking else []),
         "",
         item.summary.get(language),
         "",

@@ -43,7 +43,7 @@ async def followup_record(ctx: ActionContext) -> ActionResult:
         "age_group": answers.get("age_group"),
     }
     await StatsRepository(services.session).record(ANSWERED_EVENT, dims, at=now)
-    return ActionResult()
+    return ActionResult(final=True)  # counted once: "back" after this leads to the menu
 
 
 def register(registry: ActionRegistry) -> None:

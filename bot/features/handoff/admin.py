@@ -20,6 +20,7 @@ from db.repositories import AuditRepository, CoachInfo, CoachRepository, OutboxR
 
 from .cards import Labels, OutboxAdmin
 from .outbox import kick
+from .roster import CoachRoster
 
 MAX_NAME = 64
 
@@ -58,7 +59,11 @@ def _parse_id(text: str) -> int | None:
 
 
 async def coach_command(
-    message: Message, command: CommandObject, app: App, uow: UnitOfWork
+    message: Message,
+    command: CommandObject,
+    app: App,
+    uow: UnitOfWork,
+    coach_roster: CoachRoster | None = None,
 ) -> None:
     """/coach add <telegram id> <name> · /coach remove <telegram id> · /coach list"""
     labels = Labels(app)
@@ -87,6 +92,8 @@ async def coach_command(
         elif verb == "list" and len(args) == 1:
             found = await coaches.list_active()
             text = _listing(labels, found, app.settings.admin_ids)
+    if coach_roster is not None and verb in ("add", "remove"):
+        await coach_roster.refresh()  # the coaches' group knows at once
     with contextlib.suppress(TelegramAPIError):
         await message.answer(text)
 

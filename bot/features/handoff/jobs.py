@@ -29,6 +29,8 @@ from .cards import Labels
 from .office_hours import OfficeHours
 from .outbox import JOB as OUTBOX_JOB
 from .outbox import deliver_outbox, kick
+from .roster import JOB as ROSTER_JOB
+from .roster import CoachRoster
 from .section import handoff_content
 
 __all__ = ["OUTBOX_JOB", "TIMERS_JOB", "handoff_timers", "register"]
@@ -150,7 +152,10 @@ async def _digest(
     return int(queued)
 
 
-def register(scheduler: Scheduler) -> None:
-    """Add the handoff jobs to a running bot's scheduler."""
+def register(scheduler: Scheduler, roster: CoachRoster | None = None) -> None:
+    """Add the handoff jobs to a running bot's scheduler (with ``roster``, the dispatcher's
+    coach roster: read at start and every :data:`~.roster.TTL_S` in this worker)."""
     scheduler.every(OUTBOX_EVERY, OUTBOX_JOB, deliver_outbox)
     scheduler.every(TIMERS_EVERY, TIMERS_JOB, handoff_timers)
+    if roster is not None:
+        scheduler.every(roster.ttl, ROSTER_JOB, roster.job, local=True)

@@ -13,6 +13,11 @@ job, woken right after each commit). A row is delivered in three steps:
 3. **record** (a short transaction): ``sent``, with the Telegram message id, and the card and
    link bookkeeping.
 
+One chat's rows go in the order queued, with one exception: request cards (:data:`FIRST`) go
+ahead of everything else queued for the coach chat, also when one is queued while a pass is
+sending there. The group takes 20 messages a minute; a person chatting with their coach must
+not keep a new request from the coaches.
+
 What a failure means for the row:
 
 * **429** — Telegram refused the message: ``pending`` again after ``retry_after``.
@@ -41,6 +46,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Awaitable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -93,6 +99,8 @@ from .service import (
 
 log = logging.getLogger(__name__)
 
+#: sent ahead of everything else queued for the coach chat: the cards of requests
+FIRST = (CARD, REANNOUNCE)
 JOB = "handoff.outbox"
 #: how long a claimed row belongs to its sender; past it, the outcome is unknown
 LEASE = timedelta(minutes=5)
@@ -102,6 +110,9 @@ REQUEST_TIMEOUT = 30
 MAX_PER_PASS = 500
 #: destinations (chats) served at the same time in one pass; one chat's rows go in order
 LANES = 16
+#: a lane takes no new row after this many seconds of a pass: the next pass looks for new
+#: cards (a long lane of messages to one person must not keep a card waiting)
+LANE_S = 5.0
 DELIVERED_REACTION = "👌"
 
 
@@ -219,11 +230,15 @@ class _Pass:
 
 
 async def deliver_outbox(app: App, bot: Bot) -> int:
-    """One pass over the due outbox rows; returns how many were delivered."""
+    """One pass over the due outbox rows; returns how many were delivered.
+
+    Cards go first (:data:`FIRST`): in each pass, and, in the coach chat's lane, ahead of what
+    is left of the pass when one is queued meanwhile. No lane takes a new row after
+    :data:`LANE_S`, so that the next pass (at once, while there is work) soon looks again."""
     install_guard(bot)
     await _expire_leases(app, bot)
     async with app.db.read() as session:
-        due = await OutboxRepository(session).due(app.clock(), limit=MAX_PER_PASS)
+        due = await OutboxRepository(session).due(app.clock(), limit=MAX_PER_PASS, first=FIRST)
     if not due:
         return 0
     run = _Pass(app, bot, Labels(app))
@@ -235,11 +250,16 @@ async def deliver_outbox(app: App, bot: Bot) -> int:
             continue
         lanes.setdefault(chat_id, []).append(item)
     limit = asyncio.Semaphore(LANES)
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + LANE_S
+    seen = {item.id for item in due}
 
     async def lane(chat_id: int, items: list[OutboxItem]) -> None:
         async with limit:
             set_aside: set[int] = set()  # requests whose earlier item failed unexpectedly
-            for item in items:
+            queue = deque(items)
+            while queue and loop.time() < ends:
+                item = queue.popleft()
                 if item.request_id is not None and item.request_id in set_aside:
                     continue  # keeps the request's order: it goes on at the next pass
                 outcome = await _deliver_one(run, item, chat_id)
@@ -247,9 +267,21 @@ async def deliver_outbox(app: App, bot: Bot) -> int:
                     return
                 if outcome == SET_ASIDE and item.request_id is not None:
                     set_aside.add(item.request_id)
+                if queue and item.telegram_chat_id is None:
+                    queue.extendleft(reversed(await _new_cards(run, seen)))
 
     await asyncio.gather(*(lane(c, items) for c, items in lanes.items()))
     return run.sent
+
+
+async def _new_cards(run: _Pass, seen: set[int]) -> list[OutboxItem]:
+    """Cards for the coach chat queued since the pass began (a new request must not wait
+    behind a chatty person's relayed messages: the group takes 20 messages a minute)."""
+    async with run.app.db.read() as session:
+        due = await OutboxRepository(session).due(run.app.clock(), limit=LANES, only=FIRST)
+    fresh = [item for item in due if item.id not in seen and item.telegram_chat_id is None]
+    seen.update(item.id for item in fresh)
+    return fresh
 
 
 async def _expire_leases(app: App, bot: Bot) -> None:

@@ -2,9 +2,11 @@
 router, so that while the request is open what the person writes (text, photos, documents,
 and corrections of them) goes to the coach and the dialog engine stays quiet. ``/menu`` and
 ``/start`` still work and add that the coach still sees the request; other commands and all
-buttons go on to the dialog engine as usual. While the request still waits for a coach, only
-a coach keyword ("ihminen", …) is answered here ("you already have an open request"). With no
-open request, every handler here steps aside (``SkipHandler``).
+buttons go on to the dialog engine as usual. While the request still waits for a coach, the
+person uses the bot as usual (commands, buttons, answers the question they are on takes), a
+coach keyword alone ("ihminen", …) is answered "you already have an open request", and
+anything else they write goes to the coaches' chat under the request's card, with a short
+"sent" once per burst. With no open request, every handler here steps aside (``SkipHandler``).
 
 Also here: the person's answer to "did this help?" after a request is closed.
 """
@@ -21,6 +23,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app import App
 from bot.engine.output import Reply
+from bot.engine.state import ConversationState
 from bot.telegram.conversation import Conversation
 from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from bot.telegram.middlewares.unit_of_work import UnitOfWork
@@ -52,13 +55,7 @@ async def while_open(
         raise SkipHandler
     text = message.text
     if req.status != CLAIMED:
-        # Waiting for a coach: the person uses the bot as usual, but asking for a coach again
-        # is answered at once instead of walking through the questions for nothing.
-        word = (text or "").strip().casefold().rstrip("!?.")
-        if text is None or word not in app.content.keywords("coach"):
-            raise SkipHandler
-        note = Reply(conversation.t("handoff.already_open", id=req.id))
-        await conversation.run(lambda e, s, c: e.current(s, c), before=[note])
+        await _while_waiting(message, app, person, conversation, uow, req)
         return
     if text is not None and text.startswith("/"):  # /menu or /start (see build_router)
         note = Reply(conversation.t("handoff.still_open", coach=req.coach_name or "", id=req.id))
@@ -81,6 +78,51 @@ async def while_open(
             now=app.clock(),
         )
     kick(app)
+
+
+async def _while_waiting(
+    message: Message,
+    app: App,
+    person: PersonInfo,
+    conversation: Conversation,
+    uow: UnitOfWork,
+    req: RequestInfo,
+) -> None:
+    """The request waits for a coach: the bot works as usual for what it understands; what
+    else the person writes is for the coaches."""
+    text = message.text
+    if text is not None:
+        word = text.strip().casefold().rstrip("!?.")
+        if text.startswith("/") or word in app.content.keywords("help"):
+            raise SkipHandler
+        if word in app.content.keywords("coach"):
+            # asking for a coach again is answered at once, not with the questions again
+            note = Reply(conversation.t("handoff.already_open", id=req.id))
+            await conversation.run(lambda e, s, c: e.current(s, c), before=[note])
+            return
+        current = ConversationState.from_data(await conversation.state.get_data())
+        if app.engine.takes(current, text, person.language):
+            raise SkipHandler
+    kind = relay_kind(message)
+    if kind is None:  # a sticker, a location …: the dialogs answer it as usual
+        raise SkipHandler
+    now = app.clock()
+    async with uow.transaction() as session:
+        ack = await service.acknowledgement_due(session, req, now=now)
+        await service.relay_from_person(
+            session,
+            req,
+            kind,
+            text if text is not None else message.caption,
+            person_chat_id=message.chat.id,
+            person_message_id=message.message_id,
+            edited=message.edit_date is not None,
+            now=now,
+        )
+    kick(app)
+    if ack:
+        with contextlib.suppress(TelegramAPIError):
+            await message.answer(conversation.t("handoff.sent_while_waiting"))
 
 
 async def feedback(

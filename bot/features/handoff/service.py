@@ -6,17 +6,17 @@ transaction, so it is sent after the commit, once (see :mod:`bot.features.handof
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.config import Settings
+from bot.engine import phone as engine_phone
 from bot.engine.schema import InputStep
 from bot.features.followup import api as followup
 from bot.telegram.render import split_text
@@ -77,37 +77,9 @@ RELAY_CHUNK = 3800
 
 # -- phone numbers -------------------------------------------------------------------------
 
-#: a regular expression for ``validate.pattern`` of the phone step: Finnish numbers written
-#: the usual ways (040 123 4567, 09-123 4567, +358 40 1234567, 00358401234567)
-PHONE_PATTERN = r"^\s*(?:(?:\+358|00358)[\s\-()]*0?|\(?0)[\s\-()]*[1-9](?:[\s\-()]*\d){4,11}\s*$"
-
-
-def normalise_phone(text: str) -> str | None:
-    """A Finnish phone number in international form (+358…), or None if it is not one.
-
-    Mobile numbers (04x, 050) have 7-9 digits after the prefix digit; landlines an area code
-    and a subscriber number, 5-11 digits in all after the leading 0.
-    """
-    raw = re.sub(r"[\s\-().]", "", text.strip())
-    if raw.startswith("+358"):
-        national = raw[4:]
-    elif raw.startswith("00358"):
-        national = raw[5:]
-    elif raw.startswith("00"):  # another country's number
-        return None
-    elif raw.startswith("0"):
-        national = raw[1:]
-    else:
-        return None
-    national = national.removeprefix("0")
-    if not national.isdigit() or national.startswith("0"):
-        return None
-    if national.startswith(("4", "50")):
-        if not 8 <= len(national) <= 10:
-            return None
-    elif not 5 <= len(national) <= 11:
-        return None
-    return "+358" + national
+#: Finnish numbers in any usual form and others with their country code (bot.engine.phone);
+#: the dialog's phone step checks the same way (``validate: {phone: true}``)
+normalise_phone = engine_phone.normalise_phone
 
 
 # -- coaches -------------------------------------------------------------------------------
@@ -429,6 +401,18 @@ async def _close(
 def chunks(text: str, size: int = RELAY_CHUNK) -> list[str]:
     """Pieces of ``text`` that fit one message each (cut at line or word ends)."""
     return split_text(text, size)
+
+
+#: a person writing while their request waits for a coach hears "sent" once per burst: when
+#: they wrote nothing to the coach for this long
+ACK_QUIET = timedelta(minutes=10)
+
+
+async def acknowledgement_due(session: AsyncSession, req: RequestInfo, *, now: datetime) -> bool:
+    """Whether a message the person is about to send starts a new burst (call before
+    :func:`relay_from_person`): only then are they told it was passed on."""
+    recent = await RelayRepository(session).count_since(req.id, TO_COACH, now - ACK_QUIET)
+    return recent == 0
 
 
 async def relay_from_person(

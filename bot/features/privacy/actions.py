@@ -2,7 +2,8 @@
 
 * ``my_data`` — the main menu's "My data": what is stored, with download, delete, consent and
   notice buttons (the buttons take over: the person leaves the dialog, "Main menu" goes home);
-* ``privacy`` — the privacy notice (onboarding's "Tell me more");
+* ``privacy`` — onboarding's "Tell me more": how long, who sees what, who is responsible (the
+  whole notice is ``/privacy``);
 * ``request_storage_note`` — in the handoff dialog: someone who chose not to save answers is
   told that this request is saved anyway, what of it and why (nothing for anyone else).
 """
@@ -14,7 +15,7 @@ from bot.engine.output import Reply
 from db.repositories import PrivacyRepository
 
 from . import views
-from .notice import render_notice
+from .notice import render_consent_more
 
 
 async def my_data(ctx: ActionContext) -> ActionResult:
@@ -27,7 +28,7 @@ async def my_data(ctx: ActionContext) -> ActionResult:
 
 
 async def privacy(ctx: ActionContext) -> ActionResult:
-    return ActionResult(replies=[Reply(render_notice(ctx.services.app, ctx.language))])
+    return ActionResult(replies=[Reply(render_consent_more(ctx.services.app, ctx.language))])
 
 
 async def request_storage_note(ctx: ActionContext) -> ActionResult:

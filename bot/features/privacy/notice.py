@@ -64,7 +64,8 @@ class _Model(BaseModel):
 class Organisation(_Model):
     name: Text
     business_id: Annotated[str, Field(pattern=r"^\d{7}-\d$")]
-    address: Annotated[str, Field(min_length=3, max_length=200)]
+    #: one address, or one per language where its place names differ (Lohja · Lojo, PL · PB)
+    address: Annotated[str, Field(min_length=3, max_length=200)] | Text
     phone: str | None = None
     web: str | None = None
 
@@ -94,10 +95,16 @@ class PrivacyContent:
 
 
 def check_privacy_content(
-    content_dir: Path, *, languages: tuple[str, ...] = LANGUAGES
+    content_dir: Path,
+    *,
+    languages: tuple[str, ...] = LANGUAGES,
+    variants: tuple[str, ...] = (),
 ) -> tuple[PrivacyContent | None, list[Problem]]:
     """Load ``content/privacy.yaml``; (None, problems) if it has errors. A missing file is a
-    warning: /privacy then shows only what the bot knows itself."""
+    warning: /privacy then shows only what the bot knows itself.
+
+    ``variants`` (plain Finnish): languages the texts may have, and must have where they are
+    sentences (names are names, shown in the variant's base language)."""
     path = content_dir / PRIVACY_FILE
     if not path.is_file():
         return PrivacyContent(), [
@@ -123,7 +130,7 @@ def check_privacy_content(
     except ValidationError as exc:
         known: dict[Loc, list[str]] = {(): list(PrivacyFile.model_fields)}
         return None, problems_from_validation_error(doc, exc, known_fields=known)
-    problems += _check_languages(doc, parsed, languages)
+    problems += _check_languages(doc, parsed, languages, variants)
     problems += _check_filled_in(doc, doc.data, ())
     if not _EMAIL.match(parsed.contact.email):
         problems.append(
@@ -155,18 +162,20 @@ def _texts(parsed: PrivacyFile) -> list[tuple[Loc, dict[str, str]]]:
 
 
 def _check_languages(
-    doc: YamlDocument, parsed: PrivacyFile, languages: tuple[str, ...]
+    doc: YamlDocument, parsed: PrivacyFile, languages: tuple[str, ...], variants: tuple[str, ...]
 ) -> list[Problem]:
     problems = []
     for loc, values in _texts(parsed):
-        missing = [lang for lang in languages if lang not in values]
-        unknown = [lang for lang in values if lang not in languages]
+        sentences = loc[-1] != "name"
+        required = (*languages, *variants) if sentences else languages
+        missing = [lang for lang in required if lang not in values]
+        unknown = [lang for lang in values if lang not in (*languages, *variants)]
         if missing:
             problems.append(
                 doc.problem(
                     loc,
                     f"'{'.'.join(map(str, loc))}' has no text in {', '.join(missing)}",
-                    hint=f"the notice must be readable in {', '.join(languages)}",
+                    hint=f"the notice must be readable in {', '.join(required)}",
                     code="privacy",
                 )
             )
@@ -175,7 +184,7 @@ def _check_languages(
                 doc.problem(
                     loc,
                     f"unknown language {', '.join(unknown)}",
-                    hint=f"use {', '.join(languages)}",
+                    hint=f"use {', '.join((*languages, *variants))}",
                     code="privacy",
                 )
             )
@@ -207,7 +216,7 @@ def _check_filled_in(doc: YamlDocument, data: object, loc: Loc) -> list[Problem]
 def _check_section(
     content_dir: Path, texts: TextCatalogue
 ) -> tuple[PrivacyContent | None, list[Problem]]:
-    return check_privacy_content(content_dir)
+    return check_privacy_content(content_dir, variants=tuple(texts.variants))
 
 
 #: the privacy notice's part of the content snapshot
@@ -220,10 +229,40 @@ def privacy_content(app: App) -> PrivacyContent:
 
 
 def _organisation(app: App, org: Organisation, language: str) -> str:
-    name = org.name.get(language) or org.name[app.settings.default_language]
-    lines = [name, app.t("privacy.notice.business_id", language, id=org.business_id), org.address]
+    name = pick_text(app, org.name, language)
+    address = org.address
+    if isinstance(address, dict):
+        address = pick_text(app, address, language)
+    lines = [name, app.t("privacy.notice.business_id", language, id=org.business_id), address]
     lines += [part for part in (org.phone, org.web) if part]
     return "\n".join(lines)
+
+
+def render_consent_more(app: App, language: str) -> str:
+    """ "Tell me more" under the consent question: how long data is kept, who sees what, and who
+    is responsible for it, in a few lines; the whole notice is ``/privacy``."""
+    settings = app.settings
+    notice = privacy_content(app).notice
+    params = {"days": settings.retention_days}
+    lines = [app.t("privacy.consent.more", language, **params)]
+    if notice is not None:
+        names = [notice.controller, *notice.joint_controllers]
+        default = settings.default_language
+        controller = app.t("catalogue.when.list_and", language).join(
+            pick_text(app, org.name, language) or org.name[default] for org in names
+        )
+        lines.append(app.t("privacy.consent.controller", language, controller=controller))
+    lines.append(app.t("privacy.consent.whole_notice", language))
+    return "\n\n".join(lines)
+
+
+def pick_text(app: App, text: dict[str, str], language: str) -> str:
+    """``text`` in ``language``, else in the language it falls back to (plain Finnish:
+    Finnish), else in the default language."""
+    for lang in app.content.texts.chain(language):
+        if text.get(lang):
+            return text[lang]
+    return text.get(app.settings.default_language) or ""
 
 
 def render_notice(app: App, language: str) -> str:
@@ -233,7 +272,7 @@ def render_notice(app: App, language: str) -> str:
         return app.t(f"privacy.notice.{key}", language, **params)
 
     def pick(text: dict[str, str]) -> str:
-        return text.get(language) or text.get(app.settings.default_language) or ""
+        return pick_text(app, text, language)
 
     settings = app.settings
     notice = privacy_content(app).notice

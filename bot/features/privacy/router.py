@@ -27,7 +27,7 @@ from bot.telegram.filters import PRIVATE_BUTTON, PRIVATE_CHAT, Magic
 from db.repositories import PersonInfo, PrivacyRepository, Subject
 
 from . import service, views
-from .notice import render_notice
+from .notice import render_consent_more, render_notice
 
 Result = tuple[ConversationState, Turn]
 
@@ -142,7 +142,7 @@ async def answer_again(
 async def notice_then_ask(engine: Engine, state: ConversationState, ctx: TurnContext) -> Result:
     app = ctx.services.app
     replies = [
-        Reply(render_notice(app, ctx.language)),
+        Reply(render_consent_more(app, ctx.language)),
         views.consent_again_reply(app, ctx.language),
     ]
     return _same(state), Turn(replies=replies)

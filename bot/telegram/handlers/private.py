@@ -67,20 +67,32 @@ async def unknown_command(message: Message, conversation: Conversation) -> None:
     await _help(conversation)
 
 
+def wants_coach(app: App, text: str, current: ConversationState, language: str) -> bool:
+    """Whether typed ``text`` asks for a person: a coach keyword alone ("ihminen"), or a
+    sentence naming one in any inflection ("haluan puhua ihmisen kanssa") that is not an
+    answer to the question the person is on (typed into an input, or a button's label)."""
+    if app.content.dialogs.get("handoff") is None:
+        return False
+    if text.strip().casefold().rstrip("!?.") in app.content.keywords("coach"):
+        return True
+    if current.dialog == "handoff" or app.engine.takes(current, text, language):
+        return False
+    return app.content.word_list("coach_in_text").found_in(text)
+
+
 async def text(message: Message, conversation: Conversation, person: PersonInfo, app: App) -> None:
     assert message.text is not None
-    word = message.text.strip().casefold().rstrip("!?.")
-    if word in app.content.keywords("help"):
+    typed = message.text
+    if typed.strip().casefold().rstrip("!?.") in app.content.keywords("help"):
         await _help(conversation)
         return
-    if word in app.content.keywords("coach") and app.content.dialogs.get("handoff") is not None:
+    current = ConversationState.from_data(await conversation.state.get_data())
+    if wants_coach(app, typed, current, person.language):
         await conversation.run(lambda e, s, c: e.begin(s, c, "handoff"))
         return
-    current = ConversationState.from_data(await conversation.state.get_data())
     if current.position is None:
         await _start_or_resume(conversation, person, greet=False)
         return
-    typed = message.text
     await conversation.run(lambda e, s, c: e.text(s, typed, c))
 
 

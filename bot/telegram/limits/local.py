@@ -4,9 +4,10 @@ Outgoing: every send goes through one limiter with token buckets per private cha
 message a second, with a small burst so a turn's two or three messages are not delayed), per
 group (20 a minute) and overall (OUTGOING_PER_SECOND, default 28 a second with a burst of
 OUTGOING_BURST = 1, so that no sliding second holds more than Telegram's ~30). A 429 pauses
-the chat for its ``retry_after``, and repeated 429s pause everything. Incoming: a person who
-sends more than a few messages a second gets one "slow down" and the excess is dropped before
-it reaches the database.
+the chat for its ``retry_after``, and repeated 429s pause everything. Incoming
+(:class:`FloodControl`): a person who sends more than a few messages a second gets one "slow
+down" and the excess is dropped as it arrives, before it waits in any queue or reaches the
+database.
 
 People first: the overall limit has two lanes. A send answers a person who is waiting unless
 it is made within :func:`background_sends` (the scheduler's jobs: reminders, digests,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import math
 import time
@@ -29,7 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import (
@@ -55,7 +57,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import TelegramObject, Update
+from aiogram.types import Update
 
 from bot import metrics
 
@@ -275,8 +277,24 @@ class RateLimitMiddleware(BaseRequestMiddleware):
             raise
 
 
-class FloodControlMiddleware(BaseMiddleware):
+class Verdict(enum.Enum):
+    """What flood control decides about one incoming update."""
+
+    #: handled as usual
+    PASS = "pass"
+    #: dropped: the person is flooding and has been told so already
+    DROP = "drop"
+    #: dropped, and the first of a flood: the person hears "slow down" (once)
+    SLOW_DOWN = "slow down"
+
+
+class FloodControl:
     """Drops a person's updates beyond ``limit`` in ``window`` seconds, before the database.
+
+    Updates are counted when they were sent (:meth:`judge`'s ``age``) or arrive, not when
+    they are handled: :class:`~bot.telegram.arrival.ArrivalGate` asks as soon as an update
+    comes in, before it waits behind the person's earlier updates. A person with ``backlog``
+    updates waiting already (sending faster than they are answered) is flooding as well.
 
     A flood gets one answer (``on_flood``, "slow down"); it lasts until the person has been
     quiet for a whole window, so a long flood is not answered again and again. Dropped button
@@ -289,12 +307,15 @@ class FloodControlMiddleware(BaseMiddleware):
         *,
         limit: int = 5,
         window: float = 2.0,
+        backlog: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_people: int = 50_000,
         on_flood: Callable[[Update, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
+        #: updates of one person waiting to be handled beyond which more is a flood
+        self.backlog = 4 * limit if backlog is None else backlog
         self.clock = clock
         self.max_people = max_people
         self.on_flood = on_flood
@@ -303,36 +324,33 @@ class FloodControlMiddleware(BaseMiddleware):
         self._flooding: OrderedDict[int, float] = OrderedDict()
         self.dropped = 0
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        user = data.get("event_from_user")
-        chat = data.get("event_chat")
-        if user is None or chat is None or chat.type != "private":
-            return await handler(event, data)
-        now = self.clock()
-        times = [t for t in self._seen.pop(user.id, []) if now - t < self.window]
+    def judge(self, user_id: int, *, age: float = 0.0, backlog: int = 0) -> Verdict:
+        """Count one update of ``user_id``, sent ``age`` seconds ago, with ``backlog`` of
+        theirs still waiting to be handled; whether it may be handled."""
+        now = self.clock() - max(0.0, age)
+        times = [t for t in self._seen.pop(user_id, []) if now - t < self.window]
         times.append(now)
-        self._seen[user.id] = times
+        self._seen[user_id] = times
         if len(self._seen) > self.max_people:
             self._seen.popitem(last=False)
-        if len(times) <= self.limit:
-            return await handler(event, data)
+        if len(times) <= self.limit and backlog < self.backlog:
+            return Verdict.PASS
         self.dropped += 1
-        last = self._flooding.pop(user.id, None)
-        self._flooding[user.id] = now
+        last = self._flooding.pop(user_id, None)
+        self._flooding[user_id] = now
         if len(self._flooding) > self.max_people:
             self._flooding.popitem(last=False)
-        if not isinstance(event, Update):
-            return None
-        if (last is None or now - last >= self.window) and self.on_flood is not None:
-            log.info("update %s: flood from a person; slowing down", event.update_id)
-            await self.on_flood(event, data)
-        elif event.callback_query is not None:
+        if last is None or now - last >= self.window:
+            return Verdict.SLOW_DOWN
+        return Verdict.DROP
+
+    async def refuse(self, update: Update, data: dict[str, Any], verdict: Verdict) -> None:
+        """What a dropped update gets: "slow down" for the first of a flood (``on_flood``), a
+        silent answer for a button press, nothing otherwise."""
+        if verdict is Verdict.SLOW_DOWN and self.on_flood is not None:
+            log.info("update %s: flood from a person; slowing down", update.update_id)
+            await self.on_flood(update, data)
+        elif update.callback_query is not None:
             bot: Bot = data["bot"]
             with contextlib.suppress(TelegramAPIError):
-                await bot.answer_callback_query(event.callback_query.id)
-        return None
+                await bot.answer_callback_query(update.callback_query.id)

@@ -43,8 +43,8 @@ class PersonMiddleware(BaseMiddleware):
         if person is None or person.blocked or now - person.last_seen > TOUCH_EVERY:
             async with app.db.transaction() as session:
                 repo = PersonRepository(session)
-                language = (user.language_code or "")[:2].lower()
-                if language not in app.content.languages:
+                language = first_language(user.language_code, app.content.languages)
+                if language is None:
                     language = app.settings.default_language
                 person, created = await repo.ensure(user.id, language, now=now)
                 if not created:
@@ -62,3 +62,14 @@ class PersonMiddleware(BaseMiddleware):
             callback=event.callback_query if isinstance(event, Update) else None,
         )
         return await handler(event, data)
+
+
+def first_language(code: str | None, known: list[str]) -> str | None:
+    """The content language for a Telegram ``language_code``: the code itself when the content
+    has it (a variant such as ``fi-selko``, which the terminal chat passes on), else its first
+    two letters ("pt-br" → "pt"); None when the content has neither."""
+    code = (code or "").lower()
+    for candidate in (code, code[:2]):
+        if candidate and candidate in known:
+            return candidate
+    return None

@@ -60,10 +60,11 @@ async def plan_without_consent(h: Harness, user_id: int) -> ChatClient:
 
 
 async def sign_up_from_the_suggestions(person: ChatClient) -> None:
-    """The first suggestion (YrittäjäKaverit Karkkila): its card, "sign up", "yes, fine"."""
+    """The first suggestion (YrittäjäKaverit Karkkila): its card, "sign up", the first of its
+    two runs, "yes, fine"."""
     [message] = [m for m in person.messages() if (m.text or "").startswith("Nämä voisivat")]
     calls = await person.press(f"e:c:{YK}:r:0:0:0", message)
-    for label in ("✍️ Ilmoittaudu", "✅ Kyllä, sopii"):
+    for label in ("✍️ Ilmoittaudu", "19.1.2027 klo 9.00", "✅ Kyllä, sopii"):
         [edit] = [c for c in calls if isinstance(c, EditMessageText)]
         [data] = [d for text, d in buttons_of(edit) if text == label]
         assert data is not None

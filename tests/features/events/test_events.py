@@ -73,6 +73,12 @@ YK_CARD = (
     "👥 Yli 50-vuotiaat\n"
     "🗣 suomi"
 )
+#: the choice of the first run of YrittäjäKaverit Karkkila (the course is held twice)
+YK_RUN = "19.1.2027 klo 9.00"
+YK_CHOOSE = (
+    "YrittäjäKaverit Karkkila\n\n"
+    "Kurssi järjestetään useamman kerran. Mihin niistä haluat osallistua?"
+)
 OSM_KARKKILA = "https://www.openstreetmap.org/?mlat=60.53460&mlon=24.20940#map=16/60.53460/24.20940"
 MOVED_ON = "Tämä on ehtinyt muuttua. Tässä tilanne nyt."
 BROWSER = "🗓 Tapahtumat ja koulutukset. Mitä haluat katsoa?"
@@ -97,6 +103,12 @@ def clock(h: Harness) -> Clock:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+async def take(person: ChatClient) -> list[Any]:
+    """On the card of YrittäjäKaverit Karkkila: "Sign me up", and the first run."""
+    await person.click("✍️ Ilmoittaudu")
+    return await person.click(YK_RUN)
 
 
 def sent(calls: list[Any]) -> list[SendMessage]:
@@ -179,31 +191,32 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
         f"{YK_WHEN}\n"
         f"{UNCONFIRMED}\n"
         "Paikkoja jäljellä: 12\n"
-        "Koska asut Karkkilassa ja haluat perustaa yrityksen.\n\n"
-        "2. DuuniKaverit Karkkila\n"
+        "Koska haluat perustaa yrityksen ja olet yli 50-vuotias.\n\n"
+        "2. Työturvallisuuskortti Lohja\n"
     )
     # five suggestions, each with its reasons, and the dialog's question below them
     assert suggestions.text.count("\n\n") == 6
     assert suggestions.text.endswith("\n\nMitä haluat tehdä nyt?")
     assert len(texts) == 2  # the next steps are behind a button
     assert buttons_of(suggestions)[0] == ("1. YrittäjäKaverit Karkkila", f"e:c:{YK}:r:0:0:0")
-    # no paging or "back" inside the dialog: the dialog's own buttons follow the items
+    # no paging inside the dialog: the dialog's own buttons follow the items
     assert labels(suggestions)[5:] == [
         "Seuraavat askeleet",
         "Puhu tästä valmentajalle",
         "Näytä suunnitelmani",
         "Aloita suunnitelma alusta",
         "Takaisin valikkoon",
+        "↩ Takaisin",
     ]
 
     # a suggestion opens its card in place; "back" shows the suggestions again
     calls = await person.press(f"e:c:{YK}:r:0:0:0", person.messages()[-1])
     [card] = edits(calls)
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
-    calls = await person.press(data_of(card, "◀ Takaisin"), person.messages()[-1])
+    calls = await person.press(data_of(card, "↩ Takaisin"), person.messages()[-1])
     [back] = edits(calls)
     assert back.text.startswith("Nämä voisivat sopia sinulle:\n\n1. YrittäjäKaverit Karkkila")
-    assert labels(back)[-1] == "◀ Takaisin"
+    assert labels(back)[-1] == "↩ Takaisin"
 
 
 # -- the browser ---------------------------------------------------------------------------------
@@ -221,12 +234,12 @@ async def test_browser_from_the_menu_and_back(h: Harness) -> None:
         ("📅 Tällä viikolla", "e:l::w:0:0:0"),
         ("💻 Verkossa", "e:l::o:0:0:0"),
         ("🎟 Omat ilmoittautumiset", "e:l::s:0:0:0"),
-        ("◀ Päävalikkoon", "e:b:::0:0:0"),
+        ("↩ Päävalikkoon", "e:b:::0:0:0"),
     ]
     # the person has left the dialogs: the browser has the conversation
     state = await conversation_state(h, 1001)
     assert state.position is None
-    calls = await person.click("◀ Päävalikkoon")
+    calls = await person.click("↩ Päävalikkoon")
     assert [c.text for c in sent(calls)] == ["Mitä haluat tehdä?"]
 
 
@@ -255,7 +268,7 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
         "2. "
     )
     assert page1.text.endswith("Sivu 1/2")
-    assert labels(page1)[-2:] == ["Seuraavat ▶", "◀ Takaisin"]
+    assert labels(page1)[-2:] == ["Seuraavat ▶", "↩ Takaisin"]
     assert data_of(page1, "Seuraavat ▶") == f"e:l::k{8}:1:0:0"  # card_training is kind 8
 
     calls = await person.click("Seuraavat ▶")
@@ -264,7 +277,7 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
     assert page2.message_id == page1.message_id
     assert page2.text.startswith("📚 Korttikoulutus\n\n6. ")
     assert page2.text.endswith("Sivu 2/2")
-    assert labels(page2)[-2:] == ["◀ Edelliset", "◀ Takaisin"]
+    assert labels(page2)[-2:] == ["◀ Edelliset", "↩ Takaisin"]
 
     # the same page again: nothing changes, so no edit is sent at all
     calls = await person.press(data_of(page1, "Seuraavat ▶"))
@@ -272,9 +285,9 @@ async def test_lists_by_kind_page_in_place(h: Harness) -> None:
 
     calls = await person.click("◀ Edelliset")
     assert edits(calls)[0].text == page1.text
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == "📚 Millaista tapahtumaa etsit?"
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == BROWSER
 
 
@@ -289,8 +302,8 @@ async def test_lists_by_place_this_week_and_online(h: Harness) -> None:
         f"{UNCONFIRMED}\n\n2. "
     )
     assert "verkossa" not in karkkila.text.casefold()  # held there, not online
-    await person.click("◀ Takaisin")
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
+    await person.click("↩ Takaisin")
 
     calls = await person.click("📅 Tällä viikolla")
     [week] = edits(calls)
@@ -298,7 +311,7 @@ async def test_lists_by_place_this_week_and_online(h: Harness) -> None:
     dates = [line for line in week.text.split("\n") if " klo " in line]
     assert dates
     assert all(d.split()[1] in {f"{n}.1.2027" for n in range(5, 13)} for d in dates)
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
 
     calls = await person.click("💻 Verkossa")
     [online] = edits(calls)
@@ -322,7 +335,7 @@ async def test_card_of_an_item_without_sign_up(h: Harness) -> None:
         "📅 Kalenteritiedosto",
         "🙅 Ei minulle",
         "💬 Kysy valmentajalta",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     # from a card straight to a coach: the handoff dialog starts
     calls = await person.click("💬 Kysy valmentajalta")
@@ -339,22 +352,37 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
     start = cb.minutes(YK_START)
     assert buttons_of(card) == [
-        ("✍️ Ilmoittaudu", f"e:s:{YK}::0:{start}:0"),
+        ("✍️ Ilmoittaudu", f"e:u:{YK}::0:0:0"),
         ("🗺 Kartta", None),
         ("📅 Kalenteritiedosto", f"e:f:{YK}::0:0:0"),
         ("🙅 Ei minulle", f"e:n:{YK}::0:0:0"),
         ("💬 Kysy valmentajalta", "e:t:::0:0:0"),
-        ("◀ Takaisin", "e:h:::0:0:0"),
+        ("↩ Takaisin", "e:h:::0:0:0"),
     ]
     assert card.reply_markup.inline_keyboard[1][0].url == OSM_KARKKILA
 
+    # the course is held twice: which run?
     calls = await person.click("✍️ Ilmoittaudu")
+    [choose] = edits(calls)
+    assert choose.text == YK_CHOOSE
+    later = cb.minutes(datetime(2027, 4, 13, 9, 0, tzinfo=HELSINKI))
+    assert buttons_of(choose) == [
+        (YK_RUN, f"e:s:{YK}::0:{start}:0"),
+        ("13.4.2027 klo 9.00", f"e:s:{YK}::0:{later}:0"),
+        ("◀ Takaisin", f"e:c:{YK}::0:0:0"),
+    ]
+    assert await signups(h) == []
+    calls = await person.click(YK_RUN)
     assert [type(c) for c in calls] == [AnswerCallbackQuery, EditMessageText, SendDocument]
     [edit] = edits(calls)
     assert edit.text == f"{YK_CARD}\n✅ Sinulla on paikka."
     assert labels(edit)[0] == "❌ Peru paikkani"
     document = calls[2]
-    assert document.caption == "✅ Sinulla on paikka. Avaa tiedosto, niin saat sen kalenteriisi."
+    # the file is explained in its caption, not in a message of its own
+    assert document.caption == (
+        "✅ Sinulla on paikka. Tässä on kalenteritiedosto: avaa se, niin tapahtuma tallentuu "
+        "puhelimesi kalenteriin."
+    )
     [file] = h.session.files
     assert file.filename == f"{YK}-20270119.ics"
     check_ics(file.content, events=6)  # every meeting of the course run
@@ -419,7 +447,9 @@ async def test_calendar_file_without_signing_up(h: Harness) -> None:
     await person.send("/start ev_duuniexpo-karkkila")
     calls = await person.click("📅 Kalenteritiedosto")
     assert [type(c) for c in calls] == [AnswerCallbackQuery, SendDocument]
-    assert calls[1].caption == "📅 Avaa tiedosto, niin saat tapahtuman kalenteriisi."
+    assert calls[1].caption == (
+        "📅 Tässä on kalenteritiedosto: avaa se, niin tapahtuma tallentuu puhelimesi kalenteriin."
+    )
     [file] = h.session.files
     assert file.filename == "duuniexpo-karkkila-20270108.ics"
     check_ics(file.content, events=1)
@@ -433,10 +463,10 @@ async def test_sign_up_needs_consent_first(h: Harness) -> None:
     await person.click("🙅 Ei minulle")
     await person.click("Paikka ei sovi")  # kept in the conversation only, for now
     await person.send(f"/start ev_{YK}")
-    calls = await person.click("✍️ Ilmoittaudu")
+    calls = await take(person)
     [ask] = edits(calls)
     assert ask.text.startswith("Jotta voin ilmoittaa sinut, minun täytyy tallentaa")
-    assert labels(ask) == ["✅ Kyllä, sopii", "◀ Takaisin"]
+    assert labels(ask) == ["✅ Kyllä, sopii", "↩ Takaisin"]
     assert await signups(h) == []
 
     calls = await person.click("✅ Kyllä, sopii")
@@ -501,7 +531,10 @@ async def test_two_people_take_the_last_seat_at_once(h: Harness) -> None:
     assert ben.last_text.endswith("🎟 Paikkoja jäljellä: 1")
 
     start = len(h.session.calls)
-    await asyncio.gather(anna.click("✍️ Ilmoittaudu"), ben.click("✍️ Ilmoittaudu"))
+    await anna.click("✍️ Ilmoittaudu")
+    await ben.click("✍️ Ilmoittaudu")
+    start = len(h.session.calls)
+    await asyncio.gather(anna.click(YK_RUN), ben.click(YK_RUN))
     calls = h.session.calls[start:]  # both people's, interleaved
     documents = [c for c in calls if isinstance(c, SendDocument)]
     assert len(documents) == 1  # one got the seat and the calendar file
@@ -510,7 +543,13 @@ async def test_two_people_take_the_last_seat_at_once(h: Harness) -> None:
     [told] = [e for e in edits(calls) if e.chat_id == loser.user_id]
     assert told.text.startswith("😕 Valitettavasti viimeinen paikka meni juuri.\n\n")
     assert told.text.endswith("🎟 Täynnä")
-    assert labels(told)[0] == "⏳ Liity jonoon"
+    assert labels(told)[0] == "✍️ Ilmoittaudu"  # another run, or the line of this one
+    [choose] = edits(await loser.click("✍️ Ilmoittaudu"))
+    assert labels(choose) == [
+        f"{YK_RUN} (täynnä)",
+        "13.4.2027 klo 9.00",
+        "◀ Takaisin",
+    ]
     statuses = await signups(h)
     assert sum(1 for _, s in statuses if s == "active") == 12
     assert (winner.user_id, "active") in statuses
@@ -521,13 +560,14 @@ async def test_waiting_list_and_a_freed_seat_goes_to_the_first_in_line(h: Harnes
     await fill(h, 11)
     anna = await onboard(h, 1001)
     await anna.send(f"/start ev_{YK}")
-    await anna.click("✍️ Ilmoittaudu")
+    await take(anna)
     waiting = []
     for user_id in (1002, 1003):
         person = await onboard(h, user_id)
         calls = await person.send(f"/start ev_{YK}")
         assert sent(calls)[0].text.endswith("🎟 Täynnä")
-        calls = await person.click("⏳ Liity jonoon")
+        await person.click("✍️ Ilmoittaudu")
+        calls = await person.click(f"{YK_RUN} (täynnä)")
         assert toasts(calls) == [f"⏳ Olet jonossa sijalla {user_id - 1001}."]
         assert edits(calls)[0].text.endswith(
             f"⏳ Olet jonossa sijalla {user_id - 1001}. Kerron sinulle, jos paikka vapautuu."
@@ -570,7 +610,7 @@ async def test_waiting_list_and_a_freed_seat_goes_to_the_first_in_line(h: Harnes
 async def signed_up(h: Harness, user_id: int) -> ChatClient:
     person = await onboard(h, user_id)
     await person.send(f"/start ev_{YK}")
-    await person.click("✍️ Ilmoittaudu")
+    await take(person)
     return person
 
 
@@ -713,10 +753,10 @@ async def test_not_for_me_is_stored_and_lowers_similar_items(h: Harness) -> None
     assert labels(before) == [
         "1. YrittäjäKaverit Karkkila",
         "2. Työturvallisuuskortti Lohja",
-        "3. DuuniKaverit Karkkila",
-        "4. Tulityökortti Vihti",
-        "5. VerkkoAgentti",
-        "◀ Takaisin",
+        "3. Tulityökortti Vihti",
+        "4. VerkkoAgentti",
+        "5. DuuniExpo Karkkila",
+        "↩ Takaisin",
     ]
     await person.click("2. Työturvallisuuskortti Lohja")
     calls = await person.click("🙅 Ei minulle")
@@ -729,7 +769,7 @@ async def test_not_for_me_is_stored_and_lowers_similar_items(h: Harness) -> None
         "Aika ei sovi",
         "Ei minun alaani",
         "Olen jo käynyt",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     calls = await person.click("Olen jo käynyt")
     assert toasts(calls) == ["Kiitos! Ehdotan vähemmän tällaisia."]
@@ -739,12 +779,14 @@ async def test_not_for_me_is_stored_and_lowers_similar_items(h: Harness) -> None
     assert stored == {"tyoturvallisuuskortti-lohja": "already_done"}
     # gone, and the other work-card course (same kind and topic) went down with it
     assert "Työturvallisuuskortti Lohja" not in after.text
-    assert "Tulityökortti Vihti" not in after.text
-    assert labels(after)[:3] == [
+    assert labels(after)[:4] == [
         "1. YrittäjäKaverit Karkkila",
-        "2. DuuniKaverit Karkkila",
+        "2. Tulityökortti Vihti",
         "3. VerkkoAgentti",
+        "4. DuuniExpo Karkkila",
     ]
+    # 30 lower: still second, as nothing else answers what this person asked for
+    assert "Koska sinua kiinnostaa rakentaminen ja saat tulityökortin." in after.text
 
 
 async def test_not_for_me_without_consent_stays_in_the_conversation(h: Harness) -> None:
@@ -765,7 +807,7 @@ async def test_not_for_me_without_consent_stays_in_the_conversation(h: Harness) 
     async with h.app.db.read() as session:
         assert await EventRepository(session).dismissed(await person_id(h, 1001)) == {}
     # browsing by list is not filtered: it is still there
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
     calls = await person.click("💻 Verkossa")
     assert title in edits(calls)[0].text
 
@@ -791,7 +833,7 @@ async def test_poster_link_for_a_new_person_opens_the_card_after_onboarding(h: H
         assert await session.scalar(select(EventLink.item_id)) is None  # shown once
     state = await conversation_state(h, 1001)
     assert state.position is None
-    calls = await person.click("◀ Takaisin")
+    calls = await person.click("↩ Takaisin")
     assert edits(calls)[0].text == BROWSER
 
 
@@ -1004,10 +1046,12 @@ async def test_a_moved_date_is_told_once_to_seats_and_the_waiting_list(h: Harnes
     await signed_up(h, 1001)  # the last seat
     waiting = await onboard(h, 1002)
     await waiting.send(f"/start ev_{YK}")
-    await waiting.click("⏳ Liity jonoon")
+    await waiting.click("✍️ Ilmoittaudu")
+    await waiting.click(f"{YK_RUN} (täynnä)")
     cancelled = await onboard(h, 1003)
     await cancelled.send(f"/start ev_{YK}")
-    await cancelled.click("⏳ Liity jonoon")
+    await cancelled.click("✍️ Ilmoittaudu")
+    await cancelled.click(f"{YK_RUN} (täynnä)")
     await cancelled.click("❌ Poistu jonosta")
 
     assert await find_moved(h.app, h.bot) == 0  # nothing has changed
@@ -1120,7 +1164,7 @@ async def test_in_english_the_plan_asks_for_languages_and_suggests_finnish_event
     summary, suggestions = sent(calls)[:2]
     assert "• Languages: Finnish, English" in summary.text
     # YrittäjäKaverit is held in Finnish only: suggested now, as for a Finnish speaker
-    assert suggestions.text.startswith("These could suit you:\n\n1. YrittäjäKaverit Karkkila\n")
+    assert suggestions.text.startswith("These might suit you:\n\n1. YrittäjäKaverit Karkkila\n")
     async with h.app.db.read() as session:
         answers = await AnswerRepository(session).for_person(await person_id(h, 1001))
     assert answers["languages_read"] == ["fi", "en"]
@@ -1167,3 +1211,116 @@ async def test_one_reminder_that_fails_unexpectedly_does_not_stop_the_others(
         clock(h).now += timedelta(seconds=60 * (attempt - 1))
         assert await send_notices(h.app, h.bot) == 0
     assert [s for k, s in await notices(h) if k == "day_before"] == ["failed", "failed", "sent"]
+
+
+# -- audience, languages and one-to-one slots ------------------------------------------------------
+
+
+async def aged(h: Harness, user_id: int, age_group: str, *, language: str = "Suomi") -> ChatClient:
+    person = await onboard(h, user_id, language=language)
+    async with h.app.db.transaction() as session:
+        answers = AnswerRepository(session)
+        pid = await person_id(h, user_id)
+        await answers.save(pid, "career_plan", "age_group", age_group, now=NOW)
+        await answers.save(pid, "career_plan", "municipality", "karkkila", now=NOW)
+    return person
+
+
+async def test_an_item_meant_for_others_is_marked_and_sign_up_asks_once(h: Harness) -> None:
+    person = await aged(h, 1001, "30_49")
+    # never suggested to them
+    await person.click("Tapahtumat ja koulutukset")
+    calls = await person.click("⭐ Sinulle sopivat")
+    assert "YrittäjäKaverit" not in edits(calls)[0].text
+    # browsing shows it, marked plainly
+    await person.click("◀ Takaisin")
+    await person.click("📍 Paikkakunnan mukaan")
+    calls = await person.click("Karkkila")
+    [listed] = edits(calls)
+    assert (
+        "YrittäjäKaverit Karkkila\n"
+        f"{YK_WHEN}\n"
+        f"{UNCONFIRMED}\n"
+        "👥 Tarkoitettu: yli 50-vuotiaat\n"
+        "Paikkoja jäljellä: 12"
+    ) in listed.text
+    # for all: no marking
+    assert f"DuuniExpo Karkkila\nperjantai 8.1.2027 klo 10.00–14.00\n{UNCONFIRMED}\n\n" in (
+        listed.text
+    )
+    calls = await person.send(f"/start ev_{YK}")
+    [card] = sent(calls)
+    assert card.text.startswith(
+        "YrittäjäKaverit Karkkila\n"
+        "Yrittäjyysvalmennus · Luksia, Länsi-Uudenmaan koulutuskuntayhtymä\n"
+        "👥 Tarkoitettu: yli 50-vuotiaat\n\n"
+    )
+    await person.click("✍️ Ilmoittaudu")
+    calls = await person.click(YK_RUN)
+    [ask] = edits(calls)
+    assert ask.text == (
+        "YrittäjäKaverit Karkkila\n\n👥 Tarkoitettu: yli 50-vuotiaat\n\nHaluatko silti ilmoittautua?"
+    )
+    assert labels(ask) == ["✍️ Kyllä, ilmoittaudun", "◀ Takaisin"]
+    assert await signups(h) == []
+    calls = await person.click("✍️ Kyllä, ilmoittaudun")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+    assert await signups(h) == [(1001, "active")]
+
+
+async def test_someone_over_50_is_not_asked_and_sees_no_marking(h: Harness) -> None:
+    person = await aged(h, 1001, "50_plus")
+    calls = await person.send(f"/start ev_{YK}")
+    assert "Tarkoitettu" not in sent(calls)[0].text
+    calls = await take(person)
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+
+
+async def test_a_list_line_says_the_language_when_it_is_not_the_persons(h: Harness) -> None:
+    person = await aged(h, 1001, "50_plus", language="English")
+    await person.click("Events and trainings")
+    await person.click("📍 By place")
+    calls = await person.click("Karkkila")
+    [listed] = edits(calls)
+    assert (
+        "1. DuuniExpo Karkkila\nFriday 8 January 2027, 10:00–14:00\n"
+        "❔ To be confirmed – ask a coach\n🗣 In Finnish\n\n"
+    ) in listed.text
+
+
+DA = "duuniagentti"
+
+
+async def test_a_one_to_one_time_holds_one_person(h: Harness) -> None:
+    anna = await onboard(h, 1001)
+    calls = await anna.send(f"/start ev_{DA}")
+    [card] = sent(calls)
+    assert card.text.endswith("🎟 Paikkoja jäljellä: 1")
+    calls = await anna.click("✍️ Ilmoittaudu")
+    [choose] = edits(calls)
+    assert choose.text == (
+        "DuuniAgentti – piilotyöpaikat\n\n"
+        "Mikä aika sopii sinulle? Jokainen aika on yhdelle ihmiselle."
+    )
+    # Wednesday 6 January is a holiday in the schedule: Monday 11 January is the first time
+    assert labels(choose) == [
+        "11.1.2027 klo 9.00",
+        "13.1.2027 klo 9.00",
+        "18.1.2027 klo 9.00",
+        "20.1.2027 klo 9.00",
+        "◀ Takaisin",
+    ]
+    calls = await anna.click("11.1.2027 klo 9.00")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+
+    ben = await onboard(h, 1002)
+    await ben.send(f"/start ev_{DA}")
+    [choose] = edits(await ben.click("✍️ Ilmoittaudu"))
+    assert labels(choose)[:2] == ["11.1.2027 klo 9.00 (täynnä)", "13.1.2027 klo 9.00"]
+    calls = await ben.click("11.1.2027 klo 9.00 (täynnä)")
+    assert toasts(calls) == ["⏳ Olet jonossa sijalla 1."]
+    await ben.click("❌ Poistu jonosta")
+    await ben.click("✍️ Ilmoittaudu")
+    calls = await ben.click("13.1.2027 klo 9.00")
+    assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
+    assert await signups(h, DA) == [(1001, "active"), (1002, "cancelled"), (1002, "active")]

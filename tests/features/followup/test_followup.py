@@ -174,7 +174,8 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
     assert await scheduler.run_once(FOLLOWUP_JOB) == 1
     [hello] = sent_to(h.session.calls[start:], PERSON)
     assert hello.text == HELLO
-    assert [label for label, _ in buttons_of(hello)] == [YES, NOT_NOW]
+    # started by the bot, from nowhere: its "back" leads to the menu
+    assert [label for label, _ in buttons_of(hello)] == [YES, NOT_NOW, "◀ Takaisin"]
     assert [f.status for f in await followups(h)] == ["sent", "pending"]
 
     # a second pass sends nothing more
@@ -184,7 +185,7 @@ async def test_closing_a_request_schedules_both_rounds_sent_once_each(h: Harness
     calls = await person.click(YES)
     [question] = sent_to(calls, PERSON)
     assert question.text == HOW
-    assert [label for label, _ in buttons_of(question)] == OUTCOMES
+    assert [label for label, _ in buttons_of(question)] == [*OUTCOMES, "◀ Takaisin"]
     calls = await person.click("Kokoaikatyössä")
     assert [c.text for c in sent_to(calls, PERSON)] == [HELPED]
     calls = await person.click("5")
@@ -375,7 +376,12 @@ async def test_still_looking_offers_suggestions_and_a_coach(bundled_followup: Ha
         "Valmentaja voi auttaa löytämään sopivan.",
         "Haluatko jutella valmentajan kanssa? Valmentaja on oikea ihminen.",
     ]
-    assert [label for label, _ in buttons_of(message)] == ["Kyllä, valmentajalle", "Ei nyt"]
+    # the answers are counted: "back" leads to the menu, not to them
+    assert [label for label, _ in buttons_of(message)] == [
+        "Kyllä, valmentajalle",
+        "Ei nyt",
+        "↩ Takaisin",
+    ]
     # no item suggested, no counter of one
     assert await stat_dims(h, "recommendation_shown") == []
     [dims] = await stat_dims(h, "followup_answered")

@@ -726,8 +726,9 @@ async def test_queue_and_mine(h: Harness) -> None:
     [text] = texts_to(calls, GROUP)
     assert text.splitlines()[0] == "<b>Sinun pyyntösi (1)</b>"
     assert "#1" in text
-    calls = await outsider.send("/queue")
-    assert texts_to(calls, GROUP) == ["Vain valmentajat voivat tehdä tämän."]
+    # someone who is not a coach: refused before anything (bot/features/handoff/roster.py)
+    await h.dispatcher["coach_roster"].refresh()
+    assert await outsider.send("/queue") == []
 
 
 async def test_reannounce_remind_and_digest(h: Harness) -> None:
@@ -756,7 +757,8 @@ async def test_reannounce_remind_and_digest(h: Harness) -> None:
     assert await handoff_timers(h.app, h.bot) == 0
     start = len(h.session.calls)
     await deliver(h)
-    digest, reannounced = sends_to(h.session.calls[start:], GROUP)
+    # cards first: the re-announcement (a card) goes ahead of the digest queued before it
+    reannounced, digest = sends_to(h.session.calls[start:], GROUP)
     assert digest.text.splitlines()[:4] == [
         "<b>☀️ Huomenta! Yhteydenottopyynnöt 9.3.2026</b>",
         "Uusia edellisen koosteen jälkeen: 2",
@@ -768,8 +770,8 @@ async def test_reannounce_remind_and_digest(h: Harness) -> None:
         "🙋 Otan tämän"
     ]
     # the re-announcement is a card: taking it from there works
-    latest = h.session.messages[(GROUP, max(m for c, m in h.session.messages if c == GROUP))]
-    await press(anna, latest, "🙋 Otan tämän")
+    [row] = [r for r in await outbox_rows(h) if r.kind == "reannounce"]
+    await press(anna, h.session.messages[(GROUP, row.telegram_message_id)], "🙋 Otan tämän")
     assert (await latest_request(h, 5001)).status == CLAIMED
 
     # #2 has been quiet since Friday: three working days later (Wednesday), Anna is reminded
@@ -910,6 +912,6 @@ async def test_erasure_in_a_plain_group_edits_what_is_too_old_to_delete(h: Harne
     ]
     # what could not be removed is the admins' to do, by hand
     assert texts_to(h.session.calls[start:], ADMIN) == [
-        "⚠️ Pyynnön #1 henkilö pyysi poistamaan tietonsa, mutta 1 viestiä jäi valmentajaryhmään: "
-        "Telegram ei anna botin enää poistaa tai muuttaa niitä. Poista ne ryhmästä käsin."
+        "⚠️ Pyynnön #1 henkilö pyysi poistamaan tietonsa, mutta 1 viesti jäi valmentajaryhmään: "
+        "Telegram ei anna botin enää poistaa tai muuttaa sitä. Poista se ryhmästä käsin."
     ]

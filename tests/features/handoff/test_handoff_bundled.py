@@ -66,12 +66,12 @@ async def test_from_the_menu_to_a_coach_in_swedish(real: Harness) -> None:
     await person.click("Ja, det får du")
     calls = await person.send("+358 40 123 4567")
     assert texts_to(calls, 1001) == [
-        "✅ Din begäran har sparats. En coach svarar dig inom 4 arbetstimmar.\n\nVad vill du göra?"
+        "✅ Ditt ärende har sparats. En coach svarar dig inom 4 arbetstimmar.\n\nVad vill du göra?"
     ]
 
     # the menu entry again while the request waits: "already open" at once, no questions
     calls = await person.click("Prata med en coach")
-    already = "Du har redan en öppen begäran. Coachen ser den och kontaktar dig."
+    already = "Du har redan ett öppet ärende. Coachen ser det och kontaktar dig."
     assert texts_to(calls, 1001) == [f"{already}\n\nVad vill du göra?"]
     menu = next(c for c in calls if getattr(c, "text", None) == f"{already}\n\nVad vill du göra?")
     assert "Prata med en coach" in [

@@ -18,7 +18,7 @@ from bot.engine.texts import load_texts_collecting
 from bot.features.handoff.cards import OUTCOMES, Labels, card_text
 from bot.features.handoff.office_hours import OfficeHours
 from bot.features.handoff.section import check_handoff_content
-from bot.features.handoff.service import PHONE_PATTERN, normalise_phone
+from bot.features.handoff.service import normalise_phone
 from db.repositories import CoachRepository, RequestInfo
 from tests.features.handoff.support import ADMIN, HELSINKI, make_handoff_app, texts_to
 from tests.support import ROOT, Harness, make_harness
@@ -159,29 +159,42 @@ GOOD_PHONES = {
     "02 2345 678": "+35822345678",
     "045 1234 5678": "+3584512345678",
 }
-BAD_PHONES = ["123", "040", "+46 70 123 4567", "hello", "00000000", "040 12", "+358 0"]
+#: numbers of other countries, with their country code (international students …)
+FOREIGN_PHONES = {
+    "+44 7700 900123": "+447700900123",
+    "0044 7700 900123": "+447700900123",
+    "+46 70 123 4567": "+46701234567",
+    "+1 202 555 0143": "+12025550143",
+}
+BAD_PHONES = [
+    "123",
+    "040",
+    "hello",
+    "00000000",
+    "040 12",
+    "+358 0",
+    "+44 12",
+    "+999 1234567",
+    "call 040 123 4567",
+]
 
 
-@pytest.mark.parametrize(("typed", "normal"), sorted(GOOD_PHONES.items()))
-def test_finnish_phone_numbers(typed: str, normal: str) -> None:
+@pytest.mark.parametrize(("typed", "normal"), sorted({**GOOD_PHONES, **FOREIGN_PHONES}.items()))
+def test_phone_numbers(typed: str, normal: str) -> None:
     assert normalise_phone(typed) == normal
-    assert re.fullmatch(PHONE_PATTERN, typed), "the suggested dialog pattern must accept it"
 
 
 @pytest.mark.parametrize("typed", BAD_PHONES)
-def test_not_finnish_phone_numbers(typed: str) -> None:
+def test_not_phone_numbers(typed: str) -> None:
     assert normalise_phone(typed) is None
-    assert not re.fullmatch(PHONE_PATTERN, typed)
 
 
-def test_what_the_dialog_accepts_can_be_normalised() -> None:
-    """Whatever the phone step of dialogs/handoff.yaml lets through is a number we store."""
+def test_the_dialog_checks_phone_numbers_the_same_way() -> None:
+    """The phone step of dialogs/handoff.yaml checks with the same rule the request stores."""
     dialog = yaml.safe_load((ROOT / "dialogs" / "handoff.yaml").read_text(encoding="utf-8"))
     [step] = [s for s in dialog["steps"] if s.get("save_as") == "phone"]
-    pattern = step["validate"]["pattern"]
-    for typed in [*GOOD_PHONES, *BAD_PHONES]:
-        if re.fullmatch(pattern, typed.strip()) and typed not in ("00000000",):
-            assert normalise_phone(typed) is not None, typed
+    assert step["validate"].get("phone") is True
+    assert "pattern" not in step["validate"]
 
 
 # -- content files -------------------------------------------------------------------------
@@ -247,7 +260,7 @@ def test_bundled_files_are_valid_and_every_text_exists_in_every_language() -> No
         p.read_text(encoding="utf-8") for p in (ROOT / "bot" / "features" / "handoff").glob("*.py")
     )
     keys = set(re.findall(r"""["']((?:coach|handoff)\.[a-z_]+(?:\.[a-z_]+)*)["']""", source))
-    keys -= {"handoff.outbox", "handoff.timers"}  # job names
+    keys -= {"handoff.outbox", "handoff.timers", "handoff.roster"}  # job names
     keys |= {f"coach.outcome.{o}" for o in OUTCOMES}
     keys |= {f"coach.language.{lang}" for lang in ("fi", "sv", "en")}
     keys |= {f"handoff.how_{m}" for m in ("chat", "phone", "meeting")}

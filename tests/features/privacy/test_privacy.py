@@ -21,7 +21,7 @@ from aiogram.methods import (
     SendMessage,
     SetMyCommands,
 )
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, func, select
 
 from bot.app import App
 from bot.catalogue import HELSINKI
@@ -29,7 +29,7 @@ from bot.factory import set_commands
 from bot.features import build_registry, content_sections
 from bot.telegram.offline import ChatClient
 from db import Database
-from db.models import Base, Person
+from db.models import Answer, Base, Person
 from db.repositories import (
     AnswerRepository,
     CoachRepository,
@@ -129,8 +129,9 @@ async def seed_everything(h: Harness) -> ChatClient:
         await DeadLetterRepository(session).record(9999, chat_id=TG, stage="decode", error="x")
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
-    await person.click("◀ Takaisin")
-    await person.click("◀ Päävalikko")
+    await person.click("19.1.2027 klo 9.00")  # the first of the course's two runs
+    await person.click("↩ Takaisin")
+    await person.click("↩ Päävalikko")
     await person.click("Puhu valmentajan kanssa")
     await person.click("Työnhaku")
     await person.send(DETAILS)
@@ -321,8 +322,9 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
         await AnswerRepository(session).save(info.id, "career_plan", "free_text", FREE_TEXT)
     await person.send(f"/start ev_{YK}")
     await person.click("✍️ Ilmoittaudu")
-    await person.click("◀ Takaisin")
-    await person.click("◀ Päävalikko")
+    await person.click("19.1.2027 klo 9.00")  # the first of the course's two runs
+    await person.click("↩ Takaisin")
+    await person.click("↩ Päävalikko")
     calls = await person.click("Omat tietoni")
     [shown] = sent(calls)
     assert shown.text == (
@@ -341,7 +343,7 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
         ("🗑 Poista kaikki tietoni", "pv:del"),
         ("✋ Peru lupa tallentaa", "pv:wd"),
         ("🔒 Tietosuojaseloste", "pv:ntc"),
-        ("◀ Päävalikko", "pv:home"),
+        ("↩ Päävalikko", "pv:home"),
     ]
     # /mydata shows the same
     calls = await person.send("/mydata")
@@ -349,14 +351,19 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
 
     calls = await person.click("⬇️ Lataa tietoni")
     assert [type(c) for c in calls] == [AnswerCallbackQuery, SendDocument]
-    assert calls[1].caption == "📎 Tässä ovat kaikki sinusta tallennetut tiedot."
+    # the file says what it holds, in its caption (no message of its own)
+    assert calls[1].caption == (
+        "📎 Tässä tiedostossa ovat kaikki tiedot, jotka olen sinusta tallentanut: kielesi, "
+        "vastauksesi, ilmoittautumisesi ja pyyntösi valmentajalle viesteineen. Voit avata sen "
+        "millä tahansa tekstiohjelmalla."
+    )
     file = hs.session.files[-1]  # (the first one is the sign-up's calendar file)
     assert (file.chat_id, file.filename) == (TG, "urapolku-my-data.json")
     exported = json.loads(file.content)
     assert exported["person"]["telegram_id"] == TG
     assert exported["consent"] == {
         "given": True,
-        "version": 1,
+        "version": 2,
         "decided_at": NOW.isoformat().replace("+02:00", "+00:00").replace("T10", "T08"),
     }
     assert [(a["key"], a["value"]) for a in exported["answers"]] == [
@@ -366,7 +373,7 @@ async def test_my_data_from_the_menu_shows_everything_and_downloads_it(hs: Harne
     assert [(s["item_id"], s["status"]) for s in exported["event_signups"]] == [(YK, "active")]
     assert exported["coach_requests"] == []
 
-    calls = await person.click("◀ Päävalikko")
+    calls = await person.click("↩ Päävalikko")
     assert sent(calls)[0].text == "Mitä haluat tehdä?"
 
 
@@ -395,7 +402,8 @@ async def test_withdrawing_consent_removes_the_saved_answers(hs: Harness) -> Non
     assert question.text == (
         "Haluatko perua luvan tallentaa vastauksesi?\n\n"
         "Tallennetut vastauksesi poistetaan. Ilmoittautumisesi ja pyyntösi valmentajalle "
-        "säilyvät. Jos haluat poistaa nekin, kirjoita /delete."
+        "säilyvät. Jos haluat poistaa nekin, paina Omat tietoni -kohdassa nappia Poista kaikki "
+        "tietoni."
     )
     assert labels(question) == ["✋ Kyllä, peru lupa", "Peruuta"]
     calls = await person.click("✋ Kyllä, peru lupa")
@@ -412,7 +420,117 @@ async def test_withdrawing_consent_removes_the_saved_answers(hs: Harness) -> Non
     assert "Et ole antanut lupaa tallentaa vastauksiasi." in sent(calls)[0].text
     calls = await person.click("✅ Salli tallentaminen")
     assert sent(calls)[0].text == "✅ Kiitos. Vastauksesi tallennetaan."
-    assert (await person_row(hs)).consent_version == 1
+    assert (await person_row(hs)).consent_version == 2
+
+
+async def test_continuing_without_saving_after_a_yes_asks_and_deletes_what_was_saved(
+    hs: Harness,
+) -> None:
+    """Issue 20's path: new person → Suomi → yes → career plan → a coach by phone, with a
+    number → /restart → Suomi → continue without saving → yes, delete → nothing is kept."""
+    person = hs.person(TG, first_name=FIRST_NAME)
+    await person.send("/start")
+    await person.click("Suomi")
+    await person.click("Kyllä, tallenna vastaukseni")
+    await support.walk_career_plan(person)
+    await person.click("Puhu tästä valmentajalle")
+    await person.click("Työnhaku")
+    await person.send(DETAILS)
+    await person.click("Soittamalla")
+    await person.click("Kyllä, saa tallentaa")
+    await person.send(PHONE)
+    await person.click("Kyllä, saa nähdä")
+    info = await person_row(hs)
+    async with hs.app.db.read() as session:
+        saved = await AnswerRepository(session).for_person(info.id)
+    assert len(saved) > 10
+    assert saved["phone"] == PHONE
+
+    await person.send("/restart")
+    await person.click("Suomi")
+    calls = await person.click("Jatka tallentamatta")
+    [asked] = sent(calls)
+    assert asked.text == (
+        "Annoit aiemmin luvan tallentaa vastauksesi. Poistanko ne vastaukset, jotka olen jo "
+        "tallentanut?\n\nPyyntösi valmentajalle ja ilmoittautumisesi tapahtumiin säilyvät."
+    )
+    assert labels(asked) == ["Kyllä, poista ne", "Ei, tallenna edelleen", "◀ Takaisin"]
+    # nothing has changed until the person answers
+    assert (await person_row(hs)).has_consent
+
+    calls = await person.click("Kyllä, poista ne")
+    [done] = sent(calls)
+    assert done.text.startswith(
+        f"✅ Lupa on peruttu. Poistin tallennetut vastauksesi ({len(saved)}). "
+        "En tallenna enää vastauksiasi."
+    )
+    assert done.text.endswith("Mitä haluat tehdä?")
+    info = await person_row(hs)
+    assert (info.has_consent, info.consent_decided) == (False, True)
+    async with hs.app.db.read() as session:
+        assert await AnswerRepository(session).for_person(info.id) == {}
+        assert await session.scalar(select(func.count()).select_from(Answer)) == 0
+
+    [shown] = sent(await person.send("/mydata"))
+    assert "Et ole antanut lupaa tallentaa vastauksiasi." in shown.text
+    assert "Sinusta ei ole tallennettu vastauksia." in shown.text
+    assert "Vastauksesi:" not in shown.text
+    assert PHONE not in shown.text
+    # the request itself stays (the person asked for it; /delete removes it), and says so
+    assert "Pyyntösi valmentajalle:\n• #1 Työnhaku" in shown.text
+
+
+async def test_continuing_without_saving_after_a_yes_can_keep_saving(hs: Harness) -> None:
+    person = await onboard(hs)
+    await person.click("Suunnittele polkuni")
+    await person.click("Olen työtön")
+    await person.send("/restart")
+    await person.click("Suomi")
+    await person.click("Jatka tallentamatta")
+    calls = await person.click("Ei, tallenna edelleen")
+    assert sent(calls)[0].text.startswith("✅ Kiitos. Vastauksesi tallennetaan.")
+    info = await person_row(hs)
+    assert info.has_consent
+    async with hs.app.db.read() as session:
+        assert (await AnswerRepository(session).for_person(info.id))["situation"] == "unemployed"
+
+
+async def test_answers_without_consent_leave_the_state_however_the_person_leaves(
+    hs: Harness,
+) -> None:
+    """Issue 20: typed text kept without consent is gone from the conversation state as soon
+    as the person leaves the dialog — by the menu, /restart or another command."""
+    storage = hs.dispatcher.storage
+
+    async def state_answers(telegram_id: int) -> dict[str, Any]:
+        from bot.features.privacy.service import storage_key
+
+        data = await storage.get_data(storage_key(hs.bot.id, telegram_id))
+        return dict(data.get("answers", {}))
+
+    leaving = {
+        "menu": lambda p: p.send("/menu"),
+        "restart": lambda p: p.send("/restart"),
+        "language": lambda p: p.send("/language"),
+        "coach word": lambda p: p.send("ihminen"),
+        "mydata": lambda p: p.send("/mydata"),  # stays: /mydata only shows, see below
+    }
+    for n, (how, leave) in enumerate(leaving.items()):
+        telegram_id = TG + 10 + n
+        person = await onboard(hs, consent=False, user_id=telegram_id)
+        await person.click("Puhu valmentajan kanssa")
+        await person.click("Työnhaku")
+        await person.send(DETAILS)
+        assert (await state_answers(telegram_id))["handoff_details"] == DETAILS, how
+        await leave(person)
+        answers = await state_answers(telegram_id)
+        if how == "mydata":
+            # "my data" does not take the person out of the question they are on
+            assert answers["handoff_details"] == DETAILS
+            await person.click("◀ Päävalikko")
+            answers = await state_answers(telegram_id)
+        assert DETAILS not in json.dumps(answers, ensure_ascii=False), how
+        assert set(answers) <= {"language"}, how
 
 
 # -- a new version of the consent text -----------------------------------------------------------
@@ -421,16 +539,16 @@ async def test_withdrawing_consent_removes_the_saved_answers(hs: Harness) -> Non
 async def test_a_new_consent_version_is_asked_before_going_on(hs: Harness) -> None:
     person = await onboard(hs)
     await person.click("Puhu valmentajan kanssa")  # in the middle of a dialog
-    hs.app.settings = hs.app.settings.model_copy(update={"consent_version": 2})
+    hs.app.settings = hs.app.settings.model_copy(update={"consent_version": 3})
 
     calls = await person.click("Työnhaku")
     assert [type(c) for c in calls] == [AnswerCallbackQuery, SendMessage]
     [asked] = sent(calls)
-    assert asked.text.startswith(
-        "🔒 Tietosuojatekstimme on muuttunut. Lue se ja valitse uudelleen, niin jatketaan.\n\n"
-        "Saanko tallentaa vastauksesi?"
+    assert asked.text == (
+        "🔒 Tietosuojateksti on muuttunut. Lue se ja valitse uudelleen, niin jatketaan.\n\n"
+        "Saanko tallentaa vastauksesi, jotta voin ehdottaa sinulle sopivia palveluja? Voit "
+        "poistaa ne milloin vain kohdasta Omat tietoni."
     )
-    assert "(/delete)" in asked.text
     assert buttons_of(asked) == [
         ("Kyllä, tallenna vastaukseni", "pv:ca"),
         ("Jatka tallentamatta", "pv:cn"),
@@ -442,8 +560,10 @@ async def test_a_new_consent_version_is_asked_before_going_on(hs: Harness) -> No
     assert sent(await person.send("/mydata"))[0].text.startswith("📋 Omat tietosi")
     calls = await person.press("pv:cm", question)
     assert [c.text.split("\n")[0] for c in sent(calls)] == [
-        "🔒 Tietosuojaseloste",
-        "🔒 Tietosuojatekstimme on muuttunut. Lue se ja valitse uudelleen, niin jatketaan.",
+        "Säilytän tietoja, kunnes poistat ne. Jos et käytä palvelua 365 päivään, poistan ne "
+        "itse. Vain hankkeen valmentajat näkevät pyyntösi valmentajalle. Aiemmat vastauksesi he "
+        "näkevät vain, jos annat siihen luvan.",
+        "🔒 Tietosuojateksti on muuttunut. Lue se ja valitse uudelleen, niin jatketaan.",
     ]
     calls = await person.click("Kyllä, tallenna vastaukseni")
     assert [c.text for c in sent(calls)] == [
@@ -451,7 +571,7 @@ async def test_a_new_consent_version_is_asked_before_going_on(hs: Harness) -> No
         "🙋 Yhdistän sinut valmentajaan. Valmentaja on oikea ihminen.\n\n"
         "Mistä asiasta haluat puhua?",
     ]
-    assert (await person_row(hs)).consent_version == 2
+    assert (await person_row(hs)).consent_version == 3
     # answered: the conversation goes on as before
     calls = await person.click("Työnhaku")
     assert sent(calls)[0].text.startswith("Kerro halutessasi lyhyesti")
@@ -497,8 +617,8 @@ async def test_privacy_command_shows_the_notice(hs: Harness) -> None:
     )
     assert "[" not in text
     assert len(text) < 4096
-    assert [label for label, _ in buttons_of(notice)] == ["◀ Päävalikko"]  # a way back
-    back = await person.click("◀ Päävalikko")
+    assert [label for label, _ in buttons_of(notice)] == ["↩ Päävalikko"]  # a way back
+    back = await person.click("↩ Päävalikko")
     assert "Mitä haluat tehdä?" in [c.text for c in sent(back)]
     # in English too
     await person.send("/language")
@@ -508,14 +628,47 @@ async def test_privacy_command_shows_the_notice(hs: Harness) -> None:
     assert "If you do not use the service for 365 days, all your data is deleted." in english
 
 
-async def test_onboarding_tell_me_more_shows_the_notice_and_asks_again(hs: Harness) -> None:
+async def test_the_consent_is_two_sentences_and_tell_me_more_the_rest(hs: Harness) -> None:
     person = hs.person(TG)
     await person.send("/start")
-    await person.click("Suomi")
+    calls = await person.click("Suomi")
+    [welcome] = sent(calls)
+    consent = welcome.text.split("\n\n")[-1]
+    assert consent == (
+        "Saanko tallentaa vastauksesi, jotta voin ehdottaa sinulle sopivia palveluja? Voit "
+        "poistaa ne milloin vain kohdasta Omat tietoni."
+    )
+    assert consent.count(". ") + consent.count("? ") == 1  # two sentences
+
     calls = await person.click("Kerro lisää")
-    [notice] = [c.text for c in sent(calls)]  # the notice and the question, one message
-    assert notice.startswith("🔒 Tietosuojaseloste")
-    assert "\n\nSaanko tallentaa vastauksesi?\n\n" in notice
+    [more] = [c.text for c in sent(calls)]  # how long, who sees, who is responsible; asked again
+    assert more == (
+        "Säilytän tietoja, kunnes poistat ne. Jos et käytä palvelua 365 päivään, poistan ne "
+        "itse. Vain hankkeen valmentajat näkevät pyyntösi valmentajalle. Aiemmat vastauksesi he "
+        "näkevät vain, jos annat siihen luvan.\n\n"
+        "Tiedoista vastaa Luksia, Länsi-Uudenmaan koulutuskuntayhtymä (DuuniAgentti-hanke) ja "
+        "Rovaniemen kaupunki, työllisyyspalvelut.\n\n"
+        "Koko tietosuojaselosteen saat komennolla /privacy.\n\n" + consent
+    )
+    assert len(more.split()) < 90  # not the whole notice
+    assert labels(person.keyboard_message())[:3] == [
+        "Kyllä, tallenna vastaukseni",
+        "Jatka tallentamatta",
+        "Kerro lisää",
+    ]
+    # in plain Finnish: shorter still, and the names of the organisations as they are
+    other = hs.person(TG + 1)
+    await other.send("/start")
+    await other.click("Selkosuomi")
+    [plain] = [c.text for c in sent(await other.click("Kerro lisää"))]
+    assert plain.startswith(
+        "Säilytän tietoja, kunnes poistat ne. Jos et käytä palvelua 365 päivään, poistan ne "
+        "itse.\n\nVain valmentajat näkevät pyyntösi."
+    )
+    assert plain.endswith(
+        "Kaikki tietosuojasta: kirjoita /privacy\n\n"
+        "Saanko tallentaa vastauksesi? Voit poistaa ne milloin vain kohdasta Minun tietoni."
+    )
 
 
 async def test_handoff_without_consent_says_what_is_saved_and_why(hs: Harness) -> None:
@@ -527,7 +680,8 @@ async def test_handoff_without_consent_says_what_is_saved_and_why(hs: Harness) -
         [
             "Et ole antanut lupaa tallentaa vastauksiasi. Jotta valmentaja voi ottaa sinuun "
             "yhteyttä, tallennan tämän pyynnön: aiheen, sen mitä kirjoitat ja miten sinut "
-            "tavoittaa. Vain valmentajat näkevät sen. Voit poistaa sen milloin vain: /delete",
+            "tavoittaa. Vain valmentajat näkevät sen. Voit poistaa sen milloin vain kohdasta "
+            "Omat tietoni.",
             "Kerro halutessasi lyhyesti, missä tarvitset apua. Tai paina Ohita.",
         ]
     ]
@@ -567,7 +721,7 @@ def test_the_bundled_privacy_notice_is_valid() -> None:
     from bot.features.privacy.notice import check_privacy_content
     from tests.support import ROOT
 
-    content, problems = check_privacy_content(ROOT / "content")
+    content, problems = check_privacy_content(ROOT / "content", variants=("fi-selko",))
     assert problems == []
     assert content is not None
     assert content.notice is not None
@@ -584,7 +738,7 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
     shutil.copytree(ROOT / "content", tmp_path / "content")
     path = tmp_path / "content" / "privacy.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace('address: "Toivonkatu 4, 08100 Lohja"', 'address: "[osoite]"')
+    text = text.replace('fi: "Toivonkatu 4, 08100 Lohja"', 'fi: "[osoite]"')
     text = text.replace('email: "tietosuoja@luksia.fi"', 'email: "tietosuoja at luksia"')
     text = text.replace(
         '  sv: "Meddelandena går via Telegram.', '  se: "Meddelandena går via Telegram.'
@@ -606,8 +760,8 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
     assert errors == [
         (13, "'[osoite]' is still a placeholder"),
         (32, "'tietosuoja at luksia' is not an email address"),
-        (77, "'transfers' has no text in sv"),
-        (77, "unknown language se"),
+        (89, "'transfers' has no text in sv"),
+        (89, "unknown language se"),
     ]
 
 
