@@ -57,7 +57,7 @@ async def test_a_swedish_reader_sees_ekenas_and_that_nothing_is_confirmed(h: Har
 
 async def test_an_english_list_marks_every_unconfirmed_line(h: Harness) -> None:
     person = await onboard(h, 1001, language="English")
-    await person.click("Events and trainings")
+    await person.click("Events and training")
     await person.click("📍 By place")
     calls = await person.click("Lohja")
     [page] = edits(calls)

@@ -369,7 +369,7 @@ async def test_card_sign_up_calendar_file_and_my_signups(h: Harness) -> None:
     assert buttons_of(choose) == [
         (YK_RUN, f"e:s:{YK}::0:{start}:0"),
         ("13.4.2027 klo 9.00", f"e:s:{YK}::0:{later}:0"),
-        ("◀ Takaisin", f"e:c:{YK}::0:0:0"),
+        ("↩ Takaisin", f"e:c:{YK}::0:0:0"),
     ]
     assert await signups(h) == []
     calls = await person.click(YK_RUN)
@@ -548,7 +548,7 @@ async def test_two_people_take_the_last_seat_at_once(h: Harness) -> None:
     assert labels(choose) == [
         f"{YK_RUN} (täynnä)",
         "13.4.2027 klo 9.00",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     statuses = await signups(h)
     assert sum(1 for _, s in statuses if s == "active") == 12
@@ -1233,7 +1233,7 @@ async def test_an_item_meant_for_others_is_marked_and_sign_up_asks_once(h: Harne
     calls = await person.click("⭐ Sinulle sopivat")
     assert "YrittäjäKaverit" not in edits(calls)[0].text
     # browsing shows it, marked plainly
-    await person.click("◀ Takaisin")
+    await person.click("↩ Takaisin")
     await person.click("📍 Paikkakunnan mukaan")
     calls = await person.click("Karkkila")
     [listed] = edits(calls)
@@ -1261,7 +1261,7 @@ async def test_an_item_meant_for_others_is_marked_and_sign_up_asks_once(h: Harne
     assert ask.text == (
         "YrittäjäKaverit Karkkila\n\n👥 Tarkoitettu: yli 50-vuotiaat\n\nHaluatko silti ilmoittautua?"
     )
-    assert labels(ask) == ["✍️ Kyllä, ilmoittaudun", "◀ Takaisin"]
+    assert labels(ask) == ["✍️ Kyllä, ilmoittaudun", "↩ Takaisin"]
     assert await signups(h) == []
     calls = await person.click("✍️ Kyllä, ilmoittaudun")
     assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")
@@ -1278,7 +1278,7 @@ async def test_someone_over_50_is_not_asked_and_sees_no_marking(h: Harness) -> N
 
 async def test_a_list_line_says_the_language_when_it_is_not_the_persons(h: Harness) -> None:
     person = await aged(h, 1001, "50_plus", language="English")
-    await person.click("Events and trainings")
+    await person.click("Events and training")
     await person.click("📍 By place")
     calls = await person.click("Karkkila")
     [listed] = edits(calls)
@@ -1308,7 +1308,7 @@ async def test_a_one_to_one_time_holds_one_person(h: Harness) -> None:
         "13.1.2027 klo 9.00",
         "18.1.2027 klo 9.00",
         "20.1.2027 klo 9.00",
-        "◀ Takaisin",
+        "↩ Takaisin",
     ]
     calls = await anna.click("11.1.2027 klo 9.00")
     assert edits(calls)[0].text.endswith("✅ Sinulla on paikka.")

@@ -54,7 +54,12 @@ async def plan(person: ChatClient, answers: list[str], *, start: str) -> tuple[s
     for answer in answers:
         calls = await person.click(answer)
     suggestions = sent(calls)[-1]
-    steps = sent(await person.click(buttons_of(suggestions)[-5][0]))
+    [next_steps] = [
+        label
+        for label, _ in buttons_of(suggestions)
+        if label in {"Seuraavat askeleet", "Nästa steg", "Next steps"}
+    ]
+    steps = sent(await person.click(next_steps))
     return suggestions.text, "\n\n".join(m.text for m in steps)
 
 
@@ -109,8 +114,8 @@ async def test_an_english_reader_is_not_sent_to_finnish_only_events(h: Harness) 
         "work, studies and everyday matters.\n\n"
         "👉 Ask your university's career services and come to the recruitment events. Meeting "
         "employers is a good way to find your first job in Finland.\n\n"
-        "👉 If you are a job seeker, keep your job search valid with your municipality's "
-        "employment services. Tell them about this plan too.\n\n"
+        "👉 If you are a job seeker, make sure you stay registered as a job seeker with your "
+        "municipality's employment services. Tell them about this plan too.\n\n"
         "What would you like to do now?"
     )
 

@@ -454,7 +454,7 @@ async def test_continuing_without_saving_after_a_yes_asks_and_deletes_what_was_s
         "Annoit aiemmin luvan tallentaa vastauksesi. Poistanko ne vastaukset, jotka olen jo "
         "tallentanut?\n\nPyyntösi valmentajalle ja ilmoittautumisesi tapahtumiin säilyvät."
     )
-    assert labels(asked) == ["Kyllä, poista ne", "Ei, tallenna edelleen", "◀ Takaisin"]
+    assert labels(asked) == ["Kyllä, poista ne", "Ei, tallenna edelleen", "↩ Takaisin"]
     # nothing has changed until the person answers
     assert (await person_row(hs)).has_consent
 
@@ -527,7 +527,7 @@ async def test_answers_without_consent_leave_the_state_however_the_person_leaves
         if how == "mydata":
             # "my data" does not take the person out of the question they are on
             assert answers["handoff_details"] == DETAILS
-            await person.click("◀ Päävalikko")
+            await person.click("↩ Päävalikko")
             answers = await state_answers(telegram_id)
         assert DETAILS not in json.dumps(answers, ensure_ascii=False), how
         assert set(answers) <= {"language"}, how
@@ -758,10 +758,10 @@ def test_check_finds_what_is_wrong_in_the_privacy_notice(tmp_path: Path) -> None
         if p.severity is Severity.ERROR and p.code == "privacy"
     )
     assert errors == [
-        (13, "'[osoite]' is still a placeholder"),
-        (32, "'tietosuoja at luksia' is not an email address"),
-        (89, "'transfers' has no text in sv"),
-        (89, "unknown language se"),
+        (14, "'[osoite]' is still a placeholder"),
+        (38, "'tietosuoja at luksia' is not an email address"),
+        (95, "'transfers' has no text in sv"),
+        (95, "unknown language se"),
     ]
 
 
