@@ -82,3 +82,22 @@ async def happ(tmp_path: Path) -> AsyncIterator[App]:
     app = await make_handoff_app(tmp_path)
     yield app
     await app.db.dispose()
+
+
+#: files whose tests start the bot (or gunicorn, or the terminal chat) as a process: each takes
+#: seconds to tens of seconds, mostly waiting. Run first, they overlap with the many quick tests
+#: on the other xdist workers instead of forming a long tail at the end of the run.
+_PROCESS_TESTS = (
+    "tests/runtime/test_workers.py",
+    "tests/runtime/test_e2e.py",
+    "tests/runtime/test_health.py",
+    "tests/runtime/test_poison_e2e.py",
+    "tests/telegram/test_terminal_chat.py",
+    "tests/runtime/test_scaleout_workers.py",
+    "tests/runtime/test_flood.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start processes first (see :data:`_PROCESS_TESTS`); the rest keep their order."""
+    items.sort(key=lambda item: not item.nodeid.startswith(_PROCESS_TESTS))
