@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,19 +81,6 @@ YK_CHOOSE = (
 OSM_KARKKILA = "https://www.openstreetmap.org/?mlat=60.53460&mlon=24.20940#map=16/60.53460/24.20940"
 MOVED_ON = "Tämä on ehtinyt muuttua. Tässä tilanne nyt."
 BROWSER = "🗓 Tapahtumat ja koulutukset. Mitä haluat katsoa?"
-
-
-@pytest.fixture
-async def events_app(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_app(make_settings(tmp_path, bundled=True), build_registry())
-    app.clock = Clock(NOW)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(events_app: App) -> Harness:
-    return make_harness(events_app)
 
 
 def clock(h: Harness) -> Clock:

@@ -5,43 +5,21 @@ through the real dispatcher, on the bundled dialogs, content and catalogue, at a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiogram.methods import SendMessage
 
-from bot.app import App
 from bot.catalogue import HELSINKI
-from bot.features import build_registry
 from bot.telegram.offline import ChatClient
 from tests.support import (
     CAREER_PLAN_ANSWERS,
-    Clock,
     Harness,
     buttons_of,
-    make_app,
-    make_harness,
-    make_settings,
     onboard,
 )
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)
-
-
-@pytest.fixture
-async def events_app(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_app(make_settings(tmp_path, bundled=True), build_registry())
-    app.clock = Clock(NOW)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(events_app: App) -> Harness:
-    return make_harness(events_app)
 
 
 def sent(calls: list[Any]) -> list[SendMessage]:
