@@ -22,7 +22,7 @@ from sqlalchemy import event, text
 from bot.app import App
 from bot.catalogue import HELSINKI
 from bot.config import Settings
-from bot.content.snapshot import load_content
+from bot.content.snapshot import Content, load_content
 from bot.engine.actions import ActionContext, ActionRegistry, ActionResult
 from bot.engine.output import Reply
 from bot.factory import create_bot, create_dispatcher
@@ -96,14 +96,38 @@ def registry_with_echo() -> ActionRegistry:
 def app_on(settings: Settings, database: Database, registry: ActionRegistry | None = None) -> App:
     """An App with the content of ``settings`` on an already migrated ``database``."""
     registry = registry or registry_with_echo()
-    content = load_content(
+    content = _load_content(
         settings.dialogs_dir,
         settings.content_dir,
-        default_language=settings.default_language,
-        actions=registry,
-        sections=content_sections(),
+        settings.default_language,
+        frozenset(registry),
     )
     return App(settings=settings, db=database, content=content, actions=registry)
+
+
+_READ_ONLY = (ROOT / "dialogs", ROOT / "content", FIXTURES / "dialogs", FIXTURES / "content")
+_loaded: dict[tuple[Path, Path, str, frozenset[str]], Content] = {}
+
+
+def _load_content(
+    dialogs_dir: Path, content_dir: Path, language: str, actions: frozenset[str]
+) -> Content:
+    """Content is loaded and checked once per test process for the repository's own files
+    (the bundled content and the fixtures, which no test edits): a snapshot is immutable, and
+    loading it takes most of a test's set-up. Content in a test's own folder is loaded fresh."""
+    key = (dialogs_dir, content_dir, language, actions)
+    cached = _loaded.get(key)
+    if cached is None:
+        cached = load_content(
+            dialogs_dir,
+            content_dir,
+            default_language=language,
+            actions=actions,
+            sections=content_sections(),
+        )
+        if dialogs_dir in _READ_ONLY and content_dir in _READ_ONLY:
+            _loaded[key] = cached
+    return cached
 
 
 async def make_app(settings: Settings, registry: ActionRegistry | None = None) -> App:

@@ -6,10 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from db.models import Event
-from tests.features.events.test_events import YK, events_app, h, onboard, sent
-from tests.support import Harness, buttons_of, walk_career_plan
-
-__all__ = ["events_app", "h"]  # fixtures used here
+from tests.features.events.test_events import YK, sent
+from tests.support import Harness, buttons_of, onboard, walk_career_plan
 
 
 async def test_a_completed_career_plan_and_its_suggestions_are_counted(h: Harness) -> None:
