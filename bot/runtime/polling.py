@@ -7,10 +7,11 @@ aiogram's own polling confirms a batch while it may still be in progress. Update
 run one after another in Telegram's order, replies included; different chats run
 concurrently, at most :data:`CONCURRENCY` at a time (:class:`Pipeline`).
 
-A crowd. An update gives its slot back as soon as its effects are committed
-(:func:`~bot.telegram.middlewares.unit_of_work.on_marked`): what is left is delivering its
-replies, which mostly waits for the outgoing limiter, not for the CPU or the database, so the
-replies queue in the limiter (which keeps Telegram's pace) instead of holding the slots.
+A crowd. An update whose effects are committed
+(:func:`~bot.telegram.middlewares.unit_of_work.on_marked`) gives its slot back as soon as one of
+its replies has to wait for the outgoing limiter (:func:`~bot.telegram.limits.local.on_limit_wait`):
+what is left is waiting for Telegram's pace, not for the CPU or the database, so the replies
+queue in the limiter instead of holding the slots.
 ``getUpdates`` hands out at most ``limit`` updates from the offset; with that many known past
 the oldest update still being handled, the offset passes the updates whose effects are
 committed (a re-delivery would skip them anyway), so that newer updates — a button press, say —
@@ -48,6 +49,7 @@ from aiogram.types import Update
 
 from bot.runtime.health import Liveness
 from bot.telegram.arrival import ADMITTED, ArrivalGate, Verdict
+from bot.telegram.limits.local import on_limit_wait
 from bot.telegram.middlewares.unit_of_work import on_marked
 from bot.telegram.poison import DeadLetters, UnreadableUpdate, read_update, update_id_of
 from bot.telegram.presses import PressAnswers
@@ -253,12 +255,17 @@ class Pipeline:
             del self._queues[key]
 
     async def _handle(self, update: Update) -> None:
-        """Handle ``update`` in a slot, which it gives back as soon as its effects are
-        committed; its replies are delivered after that."""
+        """Handle ``update`` in a slot, which it gives back when it is finished or, once its
+        effects are committed, as soon as one of its replies waits for the outgoing limiter
+        (waiting uses neither the CPU nor the database). Giving it back at the commit itself
+        would let new updates overtake the replies of older ones even when nothing waits:
+        older updates then finish later, the offset confirms them later, and a run with no
+        limit to wait for loses a third of its throughput."""
         holding = False
         wanting = True  # counted in _wanting when it was queued
+        committed = False
 
-        def committed() -> None:
+        def give_back() -> None:
             nonlocal holding, wanting
             if holding:
                 holding = False
@@ -266,15 +273,24 @@ class Pipeline:
             if wanting:
                 wanting = False
                 self._wanting -= 1
+
+        def marked() -> None:
+            nonlocal committed
+            committed = True
             self._done_with(self._uncommitted, update.update_id)
+
+        def waits_for_limit() -> None:
+            if committed:  # before the commit the slot may hold SQLite's write lock
+                give_back()
 
         try:
             await self._take_slot()
             holding = True
-            with on_marked(committed):
+            with on_marked(marked), on_limit_wait(waits_for_limit):
                 await self.dispatcher.feed_update(self.bot, update, **ADMITTED)
         finally:
-            committed()
+            give_back()
+            self._done_with(self._uncommitted, update.update_id)
             self._done_with(self._unfinished, update.update_id)
 
     def _done_with(self, updates: set[int], update_id: int) -> None:

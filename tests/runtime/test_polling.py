@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -15,6 +16,10 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update, User
 
 from bot.runtime.polling import CONCURRENCY, Pipeline, poll
+from bot.telegram.limits.local import OutgoingLimiter
+from bot.telegram.middlewares.unit_of_work import UnitOfWork
+from db import Database
+from db.migrate import upgrade
 
 TOKEN = "42:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 
@@ -217,3 +222,65 @@ async def test_one_chats_queue_does_not_count_as_load() -> None:
     await until(lambda: len(recorder.finished) == len(burst) + 1)
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+class CommittingRecorder(Recorder):
+    """Handlers that commit their update (the real unit of work on SQLite), then either send
+    through an outgoing limiter that makes them wait ("limited") or wait for a gate."""
+
+    def __init__(self, db: Database, limiter: OutgoingLimiter) -> None:
+        super().__init__()
+        self.dispatcher = Dispatcher()
+
+        @self.dispatcher.message()
+        async def handle(message: Message, event_update: Update) -> None:
+            self.started.append(event_update.update_id)
+            async with UnitOfWork(db, event_update.update_id).transaction():
+                pass
+            if message.text == "limited":
+                await limiter.acquire(message.chat.id)  # the burst of one
+                await limiter.acquire(message.chat.id)  # waits half a second
+            else:
+                gate = self.gates.get(message.text or "")
+                if gate is not None:
+                    await gate.wait()
+            self.finished.append(event_update.update_id)
+
+
+async def committing_pipeline(tmp_path: Path) -> tuple[CommittingRecorder, Pipeline, Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'slots.sqlite3'}")
+    await upgrade(db)
+    limiter = OutgoingLimiter(global_per_second=0, private_per_second=2.0, private_burst=1.0)
+    recorder = CommittingRecorder(db, limiter)
+    pipeline = Pipeline(recorder.dispatcher, Bot(TOKEN), concurrency=1)
+    return recorder, pipeline, db
+
+
+async def test_a_committed_update_waiting_for_the_send_limit_gives_its_slot_back(
+    tmp_path: Path,
+) -> None:
+    """One slot: the first update's reply waits for its chat's send limit, so the second
+    person's update is handled meanwhile (waiting uses no CPU and no database)."""
+    recorder, pipeline, db = await committing_pipeline(tmp_path)
+    pipeline.submit([message_update(1, 501, "limited"), message_update(2, 502, "quick")])
+    await until(lambda: recorder.finished == [2, 1])
+    await pipeline.join()
+    await db.dispose()
+
+
+async def test_a_committed_update_busy_otherwise_keeps_its_slot_until_it_finishes(
+    tmp_path: Path,
+) -> None:
+    """One slot: an update still working after its commit (not waiting for the limit) is not
+    overtaken: new updates would otherwise delay the older ones' replies, and with them the
+    offset that confirms everyone's updates."""
+    recorder, pipeline, db = await committing_pipeline(tmp_path)
+    recorder.gates["slow"] = asyncio.Event()
+    pipeline.submit([message_update(1, 501, "slow"), message_update(2, 502, "quick")])
+    await until(lambda: recorder.started == [1])
+    await asyncio.sleep(0.2)
+    assert recorder.started == [1]  # the second waits for the slot
+    recorder.gates["slow"].set()
+    await until(lambda: recorder.finished == [1, 2])
+    await pipeline.join()
+    await db.dispose()

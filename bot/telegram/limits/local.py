@@ -101,6 +101,29 @@ def background_sends() -> Iterator[None]:
         _BACKGROUND.reset(token)
 
 
+_ON_WAIT: ContextVar[Callable[[], None] | None] = ContextVar("urapolku_on_limit_wait", default=None)
+
+
+@contextlib.contextmanager
+def on_limit_wait(callback: Callable[[], None]) -> Iterator[None]:
+    """Within: ``callback`` is called whenever a send is about to wait for the limiter (it
+    may be called more than once). The polling pipeline gives the update's handling slot
+    back then: a turn whose replies wait for Telegram's pace uses no CPU or database."""
+    token = _ON_WAIT.set(callback)
+    try:
+        yield
+    finally:
+        _ON_WAIT.reset(token)
+
+
+async def wait_for_limit(seconds: float) -> None:
+    """Sleep ``seconds`` for the limiter, telling :func:`on_limit_wait`'s callback first."""
+    callback = _ON_WAIT.get()
+    if callback is not None:
+        callback()
+    await asyncio.sleep(seconds)
+
+
 def lane_of_this_send() -> str:
     """``background`` or ``person`` (the metrics' label)."""
     return "background" if in_background() else "person"
@@ -218,7 +241,7 @@ class OutgoingLimiter:
             return
         wait = self.delay_for(chat_id)
         if wait > 0:
-            await asyncio.sleep(wait)
+            await wait_for_limit(wait)
         if self.global_per_second > 0:
             await self._enter_window()
 
@@ -226,13 +249,13 @@ class OutgoingLimiter:
         """The chat's slot as any send; then, through the door, a free place overall."""
         wait = self.delay_for(chat_id, overall=False)
         if wait > 0:
-            await asyncio.sleep(wait)
+            await wait_for_limit(wait)
         if self.global_per_second <= 0:
             return
         async with self._door:
             wait = self._global.take_if_free(self.clock())
             while wait > 0:
-                await asyncio.sleep(wait)  # the time the bucket named, not a condition
+                await wait_for_limit(wait)  # the time the bucket named, not a condition
                 wait = self._global.take_if_free(self.clock())
             await self._enter_window(background=True)
 
@@ -248,7 +271,7 @@ class OutgoingLimiter:
             if len(self._sent) < self._window_capacity:
                 self._sent.append(now)
                 return
-            await asyncio.sleep(self._sent[0] + 1.0 - now)
+            await wait_for_limit(self._sent[0] + 1.0 - now)
 
 
 class RateLimitMiddleware(BaseRequestMiddleware):

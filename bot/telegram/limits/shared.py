@@ -19,7 +19,6 @@ Telegram's limits are a matter of speed, not of correctness.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import secrets
@@ -27,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.telegram.limits.local import OutgoingLimiter
+from bot.telegram.limits.local import OutgoingLimiter, wait_for_limit
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class SharedWindow:
             wait = await self.try_take(background=background)
             if wait <= 0:
                 return
-            await asyncio.sleep(wait)  # a time Redis named, not a condition to wait for
+            await wait_for_limit(wait)  # a time Redis named, not a condition to wait for
 
 
 class SharedOutgoingLimiter(OutgoingLimiter):
@@ -130,7 +129,7 @@ class SharedOutgoingLimiter(OutgoingLimiter):
                 self._warned = True
             wait = self.fallback._global.reserve(self.clock())
             if wait > 0:
-                await asyncio.sleep(wait)
+                await wait_for_limit(wait)
 
 
 def shared_limiter(
