@@ -1,8 +1,10 @@
 """A calendar that knows Finland: public holidays and local times that do not exist.
 
-The Finnish public holidays come from the ``holidays`` package, so nobody types them in by
-hand every year. They include the two de-facto days off that offices close for, Midsummer
-Eve (juhannusaatto) and Christmas Eve (jouluaatto). Catalogue occurrences
+The Finnish public holidays are worked out from the rules that fix them (:func:`public_holidays`),
+so nobody types them in by hand every year. They include the two de-facto days off that offices
+close for, Midsummer Eve (juhannusaatto) and Christmas Eve (jouluaatto). The tests hold them
+against the ``holidays`` package, which the bot itself does not import: that package loads
+every country's calendar and costs the running bot about 17 MB. Catalogue occurrences
 (:mod:`bot.catalogue.schedule`) and the coaches' office hours
 (:mod:`bot.features.handoff.office_hours`) skip these days unless told otherwise.
 
@@ -15,12 +17,10 @@ twice). :func:`local_time_problem` says when a wall-clock time is one of those, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
-
-from holidays.countries.finland import Finland
 
 HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 
@@ -28,10 +28,52 @@ HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 TimeProblem = Literal["missing", "ambiguous"]
 
 
+def easter_sunday(year: int) -> date:
+    """Western (Gregorian) Easter Sunday: the anonymous Gregorian algorithm (Meeus)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's own name
+    m = (a + 11 * h + 22 * l) // 451
+    month, day = divmod(h + l - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _saturday_from(first: date) -> date:
+    """The first Saturday on or after ``first``."""
+    return first + timedelta(days=(5 - first.weekday()) % 7)
+
+
 @lru_cache(maxsize=64)
 def public_holidays(year: int) -> Mapping[date, str]:
-    """The Finnish public holidays of ``year`` with their Finnish names."""
-    return dict(Finland(years=year, language="fi"))  # type: ignore[no-untyped-call]
+    """The Finnish public holidays of ``year`` with their Finnish names (as the law has fixed
+    them since 1991: Epiphany and Ascension Day back on their own days, Midsummer and All
+    Saints' Day on the Saturday of their weeks)."""
+    easter = easter_sunday(year)
+    midsummer = _saturday_from(date(year, 6, 20))
+    days = [
+        (date(year, 1, 1), "Uudenvuodenpäivä"),
+        (date(year, 1, 6), "Loppiainen"),
+        (easter - timedelta(days=2), "Pitkäperjantai"),
+        (easter, "Pääsiäispäivä"),
+        (easter + timedelta(days=1), "Toinen pääsiäispäivä"),
+        (date(year, 5, 1), "Vappu"),
+        (easter + timedelta(days=39), "Helatorstai"),
+        (easter + timedelta(days=49), "Helluntaipäivä"),
+        (midsummer - timedelta(days=1), "Juhannusaatto"),
+        (midsummer, "Juhannuspäivä"),
+        (_saturday_from(date(year, 10, 31)), "Pyhäinpäivä"),
+        (date(year, 12, 6), "Itsenäisyyspäivä"),
+        (date(year, 12, 24), "Jouluaatto"),
+        (date(year, 12, 25), "Joulupäivä"),
+        (date(year, 12, 26), "Tapaninpäivä"),
+    ]
+    names: dict[date, list[str]] = {}
+    for day, name in days:
+        names.setdefault(day, []).append(name)  # Ascension Day can fall on May Day (2008)
+    return {day: "; ".join(sorted(names[day])) for day in sorted(names)}
 
 
 def holiday_name(day: date) -> str | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from holidays.countries.finland import Finland
+
 from bot.catalogue import HELSINKI, collect_catalogue, load_catalogue
 from bot.catalogue.calendar import holiday_name, local_time_problem, public_holidays
 from bot.catalogue.schedule import iter_occurrences, next_joinable, next_occurrences
@@ -66,12 +68,20 @@ def local(*parts: int) -> datetime:
 # -- public holidays ---------------------------------------------------------------------------
 
 
-def test_finnish_public_holidays_come_from_the_package_for_any_year() -> None:
+def test_finnish_public_holidays_for_any_year() -> None:
     assert holiday_name(date(2027, 3, 26)) == "Pitkäperjantai"
     assert holiday_name(date(2027, 6, 25)) == "Juhannusaatto"  # a de-facto day off too
     assert holiday_name(date(2027, 12, 24)) == "Jouluaatto"
+    assert holiday_name(date(2027, 11, 6)) == "Pyhäinpäivä"  # the Saturday of its week
     assert holiday_name(date(2027, 3, 30)) is None
-    assert len(public_holidays(2040)) == 15  # no list typed in by hand
+    assert len(public_holidays(2040)) == 15
+
+
+def test_the_holidays_agree_with_the_holidays_package_from_1991_to_2100() -> None:
+    """The rules in bot/catalogue/calendar.py against a maintained list (a test dependency:
+    the bot does not load it)."""
+    for year in range(1991, 2101):
+        assert public_holidays(year) == dict(Finland(years=year, language="fi")), year
 
 
 def test_weekly_items_skip_public_holidays_unless_they_opt_in(tmp_path: Path) -> None:
