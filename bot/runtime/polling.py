@@ -12,10 +12,11 @@ A crowd. An update whose effects are committed
 its replies has to wait for the outgoing limiter (:func:`~bot.telegram.limits.local.on_limit_wait`):
 what is left is waiting for Telegram's pace, not for the CPU or the database, so the replies
 queue in the limiter instead of holding the slots.
-``getUpdates`` hands out at most ``limit`` updates from the offset; with that many known past
-the oldest update still being handled, the offset passes the updates whose effects are
-committed (a re-delivery would skip them anyway), so that newer updates — a button press, say —
-can be fetched at all instead of waiting for the replies ahead of them. A button press is
+``getUpdates`` hands out at most ``limit`` updates from the offset; with half that many known
+past the oldest update still being handled, the offset passes the updates whose effects are
+committed (a re-delivery would skip them anyway; a crash loses their replies, which only a
+crowd risks), so that newer updates — a button press, say — can be fetched at once instead of
+waiting for the replies ahead of them. A button press is
 answered as it arrives, before it waits for its chat's earlier updates or for a slot
 (:mod:`bot.telegram.presses`); its turn follows in order. A flood or an unwanted command is
 refused as it arrives (:mod:`bot.telegram.arrival`): it is never queued, and the offset passes it.
@@ -89,8 +90,8 @@ class Pipeline:
     """Updates being handled, per chat in order, and the offset that is safe to confirm.
 
     ``submit`` takes the updates of a fetch; ``offset`` is what the next ``getUpdates`` may
-    send: the oldest unfinished update (with ``lookahead`` updates known past it, the oldest
-    one not committed yet), or one past the newest seen when all are finished.
+    send: the oldest unfinished update (with half of ``lookahead`` or more known past it, the
+    oldest one not committed yet), or one past the newest seen when all are finished.
     """
 
     def __init__(
@@ -146,8 +147,12 @@ class Pipeline:
         queued, at least committed)."""
         if self._unfinished:
             oldest = min(self._unfinished)
-            # a fetch from ``oldest`` would bring something new: wait for it to finish
-            if sum(1 for update_id in self._known if update_id >= oldest) < self._lookahead:
+            # A fetch from ``oldest`` would bring more than half a fetch of new updates: wait
+            # for it to finish. (Waiting until a fetch would bring nothing new at all makes
+            # a crowd crawl: the oldest finishes at Telegram's send pace, and each fetch from
+            # it brings one or two new updates.)
+            known_past = sum(1 for update_id in self._known if update_id >= oldest)
+            if 2 * known_past < self._lookahead:
                 return oldest
             if self._uncommitted:
                 return min(self._uncommitted)
