@@ -8,13 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from babel import Locale
 
 from bot.content.snapshot import ENTRY_DIALOG, HOME, Content, load_content
 from bot.engine.actions import ActionRegistry
 from bot.engine.runner import BACK, Engine, TurnContext, pack, unpack
 from bot.engine.schema import ChoiceStep, InputStep
 from bot.engine.state import ConversationState
-from bot.engine.texts import TextCatalogue, load_texts, plural_category
+from bot.engine.texts import BUNDLED_PLURAL_RULES, TextCatalogue, load_texts, plural_category
 from bot.engine.words import WordList, normalise
 from bot.features import build_registry, content_sections
 from tests.support import ROOT
@@ -132,6 +133,13 @@ def test_plural_rules_come_from_cldr() -> None:
     assert plural_category("sv", 1) == "one"
     assert plural_category("en", 21) == "other"
     assert plural_category("fi-selko", 1) == "one"  # a variant uses its base language's rule
+    assert [plural_category("ru", n) for n in (1, 3, 5)] == ["one", "few", "many"]  # from Babel
+    assert plural_category("xx", 1) == "one"  # unknown: English's rule
+
+
+def test_the_bundled_languages_plural_rules_are_babels() -> None:
+    for language, rules in BUNDLED_PLURAL_RULES.items():
+        assert Locale.parse(language).plural_form.rules == rules, language
 
 
 def test_plural_texts_in_the_bundled_content() -> None:
