@@ -43,6 +43,7 @@ from bot.features.handoff import person_router as handoff_person
 from bot.features.privacy import router as privacy_router
 from bot.features.privacy import service as privacy_service
 from bot.features.reports import router as reports_router
+from bot.runtime import housekeeping
 from bot.runtime import reload as content_reload
 from bot.runtime.scheduler import Scheduler
 from bot.telegram.arrival import ArrivalGate, Refusal
@@ -294,6 +295,7 @@ def build_scheduler(app: App, bot: Bot, dispatcher: Dispatcher | None = None) ->
     events_jobs.register(scheduler)
     privacy_service.register(scheduler)
     content_reload.register(scheduler)
+    housekeeping.register(scheduler)
     return scheduler
 
 

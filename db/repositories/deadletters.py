@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import DeadLetter, utcnow
+from .common import rowcount
 
 #: the stages at which an update can be set aside
 DECODE, HANDLE = "decode", "handle"
@@ -69,3 +70,8 @@ class DeadLetterRepository:
             .order_by(DeadLetter.id)
         )
         return [(stage, error, attempts) for stage, error, attempts in rows]
+
+    async def prune(self, before: datetime) -> int:
+        """Remove the records set aside before ``before``; returns how many."""
+        result = await self.session.execute(delete(DeadLetter).where(DeadLetter.at < before))
+        return rowcount(result)

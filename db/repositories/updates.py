@@ -80,9 +80,20 @@ class UpdateRepository:
         )
         return bool(touched)
 
-    async def prune(self, older_than: timedelta, *, now: datetime | None = None) -> int:
+    async def prune(
+        self, older_than: timedelta, *, now: datetime | None = None, limit: int | None = None
+    ) -> int:
+        """Forget marks older than ``older_than`` (at most ``limit`` of them, oldest first);
+        returns how many."""
         cutoff = (now or utcnow()) - older_than
-        result = await self.session.execute(
-            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
-        )
+        condition = ProcessedUpdate.processed_at < cutoff
+        if limit is not None:
+            oldest = (
+                select(ProcessedUpdate.update_id)
+                .where(condition)
+                .order_by(ProcessedUpdate.processed_at)
+                .limit(limit)
+            )
+            condition = ProcessedUpdate.update_id.in_(oldest.scalar_subquery())
+        result = await self.session.execute(delete(ProcessedUpdate).where(condition))
         return rowcount(result)
