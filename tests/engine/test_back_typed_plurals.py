@@ -13,7 +13,7 @@ from babel import Locale
 from bot.content.snapshot import ENTRY_DIALOG, HOME, Content, load_content
 from bot.engine.actions import ActionRegistry
 from bot.engine.runner import BACK, Engine, TurnContext, pack, unpack
-from bot.engine.schema import ChoiceStep, InputStep
+from bot.engine.schema import ChoiceStep, EndStep, InputStep
 from bot.engine.state import ConversationState
 from bot.engine.texts import BUNDLED_PLURAL_RULES, TextCatalogue, load_texts, plural_category
 from bot.engine.words import WordList, normalise
@@ -68,6 +68,12 @@ async def test_every_question_has_a_way_back_but_the_first_language_choice(
             ]
             if (dialog_id, step.id) in (first, HOME):
                 assert back == [], (dialog_id, step.id)
+            elif not getattr(step, "back", True):
+                # a question that leaves "back" out offers its own way to the menu instead
+                dialog = content.dialogs.dialogs[dialog_id]
+                ends = [dialog.step(option.next or "") for option in getattr(step, "options", [])]
+                assert back == [], (dialog_id, step.id)
+                assert any(isinstance(end, EndStep) and end.home for end in ends), step.id
             else:
                 assert back == [content.texts.get("engine.back", language)], (
                     dialog_id,

@@ -191,8 +191,7 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
         "Puhu tästä valmentajalle",
         "Näytä suunnitelmani",
         "Aloita suunnitelma alusta",
-        "Takaisin valikkoon",
-        "↩ Takaisin",
+        "Takaisin valikkoon",  # the plan is done: no "↩ Takaisin"
     ]
 
     # a suggestion opens its card in place; "back" shows the suggestions again
