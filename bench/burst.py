@@ -72,7 +72,7 @@ class Person:
 def first_button(user: FakeUser) -> str | None:
     """The first button of the newest keyboard that is not "back"."""
     for message in reversed(user.messages):
-        buttons = [b for b in message.buttons if not b.startswith("◀")]
+        buttons = [b for b in message.buttons if not b.startswith(("◀", "↩"))]
         if buttons:
             return buttons[0]
     return None

@@ -97,7 +97,7 @@ TYPED = "Testi 040 123 4567"
 def next_button(shown: list[str], done_labels: set[str]) -> str | None:
     """The button a simulated person presses next: "done" once something is ticked, else the
     first one that is not "back"; None: there is none, the person types :data:`TYPED`."""
-    buttons = [b for b in shown if not b.startswith("◀")]
+    buttons = [b for b in shown if not b.startswith(("◀", "↩"))]
     ticked = any(b.startswith("✅") for b in buttons)
     done = next((b for b in buttons if b in done_labels), None)
     if done and ticked:

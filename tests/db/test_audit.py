@@ -74,7 +74,7 @@ async def test_each_coach_action_writes_exactly_one_entry(h: Harness) -> None:
         (ANNA, "relay", req.id)
     ]
     assert await after(lambda: press(anna, card_message(h, req), "📋 Valmiit vastaukset")) == []
-    assert await after(lambda: press(anna, card_message(h, req), "◀ Takaisin")) == [
+    assert await after(lambda: press(anna, card_message(h, req), "↩ Takaisin")) == [
         (ANNA, "view", req.id)
     ]
     await press(anna, card_message(h, req), "📋 Valmiit vastaukset")
@@ -83,7 +83,7 @@ async def test_each_coach_action_writes_exactly_one_entry(h: Harness) -> None:
     ]
     # the person writing to the coach is not a staff action
     assert await after(lambda: person.send("Kiitos paljon")) == []
-    assert await after(lambda: press(anna, card_message(h, req), "↩️ Vapauta")) == [
+    assert await after(lambda: press(anna, card_message(h, req), "🔓 Vapauta")) == [
         (ANNA, "release", req.id)
     ]
     ben = coach(h, BEN, "Ben")

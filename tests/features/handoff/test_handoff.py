@@ -147,7 +147,7 @@ async def test_whole_flow_two_coaches_and_a_non_coach(h: Harness) -> None:
     assert (req.status, req.coach_name) == (CLAIMED, "Anna")
     card = card_message(h, req)
     assert card.text.startswith("🙋 <b>Pyyntö #1</b> · Anna hoitaa tätä\n")
-    assert buttons(card) == ["✍️ Vastaa", "📋 Valmiit vastaukset", "↩️ Vapauta", "✅ Sulje"]
+    assert buttons(card) == ["✍️ Vastaa", "📋 Valmiit vastaukset", "🔓 Vapauta", "✅ Sulje"]
     start = len(h.session.calls)
     await deliver(h)
     assert texts_to(h.session.calls[start:], PERSON) == [
@@ -477,7 +477,7 @@ async def test_forged_callback_data_naming_another_request(h: Harness) -> None:
     assert texts_to(calls, 3001)[0].startswith("Tuo kysymys on jo mennyt. Tässä nykyinen:\n\n")
     assert (await request(h, one.id)).status == NEW
     # releasing hands it back, and anyone may take it again
-    await press(ben, card_message(h, two), "↩️ Vapauta")
+    await press(ben, card_message(h, two), "🔓 Vapauta")
     assert (await request(h, two.id)).status == NEW
     calls = await press(anna, card_message(h, two), "🙋 Otan tämän")
     assert (await request(h, two.id)).coach_name == "Anna"
