@@ -39,7 +39,7 @@ from bot.engine.runner import BUILTIN_ACTIONS
 from bot.engine.schema import ActionStep, ChoiceStep, ConditionStep
 from bot.engine.texts import TextCatalogue, load_texts_collecting
 from bot.engine.variants import OVERRIDE_PREFIX, apply_text_overrides, lint_variants
-from bot.engine.words import WordList
+from bot.engine.words import WordList, normalise
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,18 @@ class Content:
         return base + [lang for lang in self.texts.languages if lang not in base]
 
     def keywords(self, name: str) -> frozenset[str]:
-        """Trigger words such as ``keywords.help`` from every language, lower-cased."""
+        """Trigger words such as ``keywords.help`` from every language, compared the forgiving
+        way (:func:`~bot.engine.words.normalise`)."""
         words: set[str] = set()
         for table in self.texts.texts.values():
             raw = table.get(f"keywords.{name}", "")
-            words.update(w.strip().casefold() for w in raw.split(",") if w.strip())
+            words.update(normalise(w) for w in raw.split(",") if normalise(w))
         return frozenset(words)
+
+    def is_keyword(self, name: str, typed: str) -> bool:
+        """Whether ``typed`` is one of the trigger words ``keywords.<name>`` on its own, as a
+        person types it ("Apua!", " ihminen ")."""
+        return normalise(typed) in self.keywords(name)
 
     def word_list(self, name: str) -> WordList:
         """Words and stems (``stem*``) such as ``keywords.coach_in_text`` from every language,

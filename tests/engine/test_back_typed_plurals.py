@@ -177,3 +177,20 @@ def test_a_plural_block_needs_other_and_only_categories(tmp_path: Path) -> None:
     # not a plural block: ordinary nested keys
     assert texts.get("b.one", "fi") == "ei monikko: avain"
     assert texts.get("b.extra", "fi") == "toinen"
+
+
+@pytest.mark.parametrize(
+    ("name", "typed", "expected"),
+    [
+        ("help", "Apua!!", True),
+        ("help", " ohje 🙏 ", True),
+        ("help", "hjälp?", True),
+        ("coach", "IHMINEN.", True),
+        ("coach", "Valmentaja, kiitos", False),  # a sentence: keywords.coach_in_text's work
+        ("help", "apua tarvitsen", False),
+    ],
+)
+def test_a_trigger_word_typed_alone_the_way_people_type_it(
+    content: Content, name: str, typed: str, expected: bool
+) -> None:
+    assert content.is_keyword(name, typed) is expected

@@ -92,10 +92,9 @@ async def _while_waiting(
     else the person writes is for the coaches."""
     text = message.text
     if text is not None:
-        word = text.strip().casefold().rstrip("!?.")
-        if text.startswith("/") or word in app.content.keywords("help"):
+        if text.startswith("/") or app.content.is_keyword("help", text):
             raise SkipHandler
-        if word in app.content.keywords("coach"):
+        if app.content.is_keyword("coach", text):
             # asking for a coach again is answered at once, not with the questions again
             note = Reply(conversation.t("handoff.already_open", id=req.id))
             await conversation.run(lambda e, s, c: e.current(s, c), before=[note])

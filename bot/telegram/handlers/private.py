@@ -73,7 +73,7 @@ def wants_coach(app: App, text: str, current: ConversationState, language: str) 
     answer to the question the person is on (typed into an input, or a button's label)."""
     if app.content.dialogs.get("handoff") is None:
         return False
-    if text.strip().casefold().rstrip("!?.") in app.content.keywords("coach"):
+    if app.content.is_keyword("coach", text):
         return True
     if current.dialog == "handoff" or app.engine.takes(current, text, language):
         return False
@@ -83,7 +83,7 @@ def wants_coach(app: App, text: str, current: ConversationState, language: str) 
 async def text(message: Message, conversation: Conversation, person: PersonInfo, app: App) -> None:
     assert message.text is not None
     typed = message.text
-    if typed.strip().casefold().rstrip("!?.") in app.content.keywords("help"):
+    if app.content.is_keyword("help", typed):
         await _help(conversation)
         return
     current = ConversationState.from_data(await conversation.state.get_data())
