@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,14 +17,12 @@ from aiogram.methods import SendMessage
 from aiogram.types import Update
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.factory import create_bot, create_dispatcher
 from bot.features.handoff import outbox
 from bot.features.handoff.api import ROSTER, CoachRoster
 from bot.features.handoff.service import TO_PERSON
 from bot.runtime.polling import Pipeline
 from bot.telegram.limits.local import OutgoingLimiter, RateLimitMiddleware
-from bot.telegram.offline import ChatClient, OfflineSession
+from bot.telegram.offline import ChatClient
 from db.models import ProcessedUpdate
 from db.repositories import CLAIMED, OutboxRepository
 from tests.features.handoff.support import (
@@ -38,29 +35,14 @@ from tests.features.handoff.support import (
     coach,
     deliver,
     latest_request,
-    make_handoff_app,
     onboard,
     press,
     sends_to,
     texts_to,
 )
-from tests.support import TEST_TOKEN, Harness
+from tests.support import Harness
 
 ONLY_COACHES = "Vain valmentajat voivat tehdä tämän."
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(happ: App) -> Harness:
-    session = OfflineSession()
-    bot = create_bot(happ.settings, session=session, token=TEST_TOKEN)
-    return Harness(app=happ, dispatcher=create_dispatcher(happ), bot=bot, session=session)
 
 
 async def updates_of(

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -28,7 +26,6 @@ from aiogram.methods import (
 from aiogram.types import ForceReply
 from sqlalchemy import func, select
 
-from bot.app import App
 from bot.features.handoff.cards import CLAIM, CLOSE, OUTCOME, CardAction
 from bot.telegram.offline import ChatClient
 from db.models import OutboxMessage, RelayMessage
@@ -58,7 +55,6 @@ from tests.features.handoff.support import (
     coach,
     deliver,
     latest_request,
-    make_handoff_app,
     onboard,
     press,
     request,
@@ -66,22 +62,10 @@ from tests.features.handoff.support import (
     texts_to,
     toasts,
 )
-from tests.support import Harness, make_harness
+from tests.support import Harness
 
 #: the main menu's question (the fixture dialogs')
 MENU = "Mitä haluat tehdä?"
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(happ: App) -> Harness:
-    return make_harness(happ)
 
 
 async def outbox_rows(h: Harness) -> list[OutboxMessage]:

@@ -3,19 +3,8 @@ real dialog's answer keys and texts, a card, a claim and a reply — in Swedish 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from bot.app import App
-from bot.engine.actions import ActionContext, ActionResult
-from bot.features import build_registry
 from tests.features.handoff.support import (
     ANNA,
-    GROUP,
-    MONDAY_10,
-    Clock,
     buttons,
     card_message,
     coach,
@@ -24,33 +13,7 @@ from tests.features.handoff.support import (
     press,
     texts_to,
 )
-from tests.support import Harness, make_app, make_harness, make_settings
-
-
-async def _nothing(ctx: ActionContext) -> ActionResult:
-    return ActionResult()
-
-
-@pytest.fixture
-async def real_app(tmp_path: Path) -> AsyncIterator[App]:
-    registry = build_registry()
-    for name in ("recommend", "browse_events"):  # other features' actions, if not there yet
-        if name not in registry:
-            registry.register(name, _nothing)
-    settings = make_settings(tmp_path, bundled=True, coach_chat_id=GROUP, admin_ids=[9001])
-    app = await make_app(settings, registry)
-    app.clock = Clock(MONDAY_10)
-    from db.repositories import CoachRepository
-
-    async with app.db.transaction() as session:
-        await CoachRepository(session).add(ANNA, "Anna")
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def real(real_app: App) -> Harness:
-    return make_harness(real_app)
+from tests.support import Harness
 
 
 async def test_from_the_menu_to_a_coach_in_swedish(real: Harness) -> None:

@@ -4,14 +4,12 @@ texts, coach management in chat and on the command line."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.app import App
 from bot.catalogue.calendar import public_holidays
 from bot.cli import main
 from bot.engine.texts import load_texts_collecting
@@ -21,7 +19,7 @@ from bot.features.handoff.section import check_handoff_content
 from bot.features.handoff.service import normalise_phone
 from db.repositories import CoachRepository, RequestInfo
 from tests.features.handoff.support import ADMIN, HELSINKI, make_handoff_app, texts_to
-from tests.support import ROOT, Harness, make_harness
+from tests.support import ROOT, Harness
 
 CONTENT = ROOT / "content"
 
@@ -324,18 +322,6 @@ async def test_card_shows_municipality_and_age_only_when_shared(tmp_path: Path) 
 
 
 # -- coaches -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(happ: App) -> Harness:
-    return make_harness(happ)
 
 
 async def test_admin_manages_coaches_in_private_chat(h: Harness) -> None:

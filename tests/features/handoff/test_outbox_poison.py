@@ -5,9 +5,7 @@ admins, and the other cards keep flowing — through the real dispatcher and out
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +13,10 @@ from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import GetChat, SendMessage
 from sqlalchemy import select
 
-from bot.app import App
 from bot.features.handoff import cards
 from bot.features.handoff.outbox import MAX_UNEXPECTED, backoff
 from db.models import OutboxMessage
-from tests.support import Harness, make_harness
+from tests.support import Harness
 
 from .support import (
     ADMIN,
@@ -28,25 +25,12 @@ from .support import (
     clock,
     deliver,
     latest_request,
-    make_handoff_app,
     onboard,
     sends_to,
 )
 
 PEOPLE = (1001, 1002, 1003)
 NAMES = ("Matti", "Liisa", "Pekka")
-
-
-@pytest.fixture
-async def happ(tmp_path: Path) -> AsyncIterator[App]:
-    app = await make_handoff_app(tmp_path)
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(happ: App) -> Harness:
-    return make_harness(happ)
 
 
 async def three_requests(h: Harness) -> list[int]:

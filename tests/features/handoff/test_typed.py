@@ -1,26 +1,18 @@
-"""What people type, on the bundled dialogs and content (issue 19, point 5): a sentence asking
+"""What people type, on the bundled dialogs and content: a sentence asking
 for a person starts the handoff in any of the three languages; a typed button label counts as
 pressed; phone numbers with a country code; and while a request waits for a coach, what the
 person writes goes to the coaches with one "sent" per burst."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from aiogram.methods import SendMessage
 
-from bot.app import App
-from bot.engine.actions import ActionContext, ActionResult
-from bot.features import build_registry
 from bot.telegram.offline import ChatClient
 from db.repositories import AnswerRepository, PersonRepository, RelayRepository
 from tests.features.handoff.support import (
     ANNA,
     GROUP,
-    MONDAY_10,
-    Clock,
     buttons,
     card_message,
     coach,
@@ -30,7 +22,7 @@ from tests.features.handoff.support import (
     sends_to,
     texts_to,
 )
-from tests.support import Harness, buttons_of, make_app, make_harness, make_settings
+from tests.support import Harness, buttons_of
 
 TOPIC = {
     "fi": "Mistä asiasta haluat puhua?",
@@ -42,30 +34,10 @@ SENT = (
 )
 
 
-async def _nothing(ctx: ActionContext) -> ActionResult:
-    return ActionResult()
-
-
 @pytest.fixture
-async def real_app(tmp_path: Path) -> AsyncIterator[App]:
-    registry = build_registry()
-    for name in ("recommend", "browse_events"):
-        if name not in registry:
-            registry.register(name, _nothing)
-    settings = make_settings(tmp_path, bundled=True, coach_chat_id=GROUP, admin_ids=[9001])
-    app = await make_app(settings, registry)
-    app.clock = Clock(MONDAY_10)
-    from db.repositories import CoachRepository
-
-    async with app.db.transaction() as session:
-        await CoachRepository(session).add(ANNA, "Anna")
-    yield app
-    await app.db.dispose()
-
-
-@pytest.fixture
-def h(real_app: App) -> Harness:
-    return make_harness(real_app)
+def h(real: Harness) -> Harness:
+    """The tests here talk to the bundled dialogs."""
+    return real
 
 
 LANGUAGE_BUTTON = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
