@@ -1,4 +1,4 @@
-"""End to end (issue 20): `urapolku run` long-polls the local Bot API stand-in while poison
+"""End to end: `urapolku run` long-polls the local Bot API stand-in while poison
 updates arrive — a text holding a lone UTF-16 surrogate, and a reply to a message whose markup
 aiogram's models reject. The bot sets each aside as a dead letter, tells its sender once,
 answers everyone else, and its log holds nothing of what the updates said."""

@@ -1,4 +1,4 @@
-"""The polling loop past poison (issue 20): an update that cannot be read is set aside and the
+"""The polling loop past poison: an update that cannot be read is set aside and the
 offset moves past it; a getUpdates answer that cannot be read at all is retried, never fatal."""
 
 from __future__ import annotations

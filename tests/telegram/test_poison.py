@@ -1,4 +1,4 @@
-"""Poison updates (issue 20): what cannot be read is set aside as a dead letter, with ids and
+"""Poison updates: what cannot be read is set aside as a dead letter, with ids and
 the error only; forged button data with huge integers gets the stale-button answer; a private
 message without a sender is ignored; nothing a raw Bot API answer said reaches the log."""
 

@@ -1,4 +1,4 @@
-"""The outbox survives anything one row does (issue 20, part 3): an exception of any type from
+"""The outbox survives anything one row does: an exception of any type from
 one card is logged with the row's id, the row is tried again with backoff or held for the
 admins, and the other cards keep flowing — through the real dispatcher and outbox job."""
 
