@@ -160,6 +160,22 @@ class Engine:
             self._ask(step, state, turn, ctx)
         return state, turn
 
+    def ask_below(
+        self, state: ConversationState, above: Reply, ctx: TurnContext
+    ) -> tuple[ConversationState, Turn] | None:
+        """The question the person is on, asked again below ``above`` in the message being
+        replaced, as when they were first shown together: a feature's message that the
+        question joined (see :func:`~.output.fold`), such as the suggestions, redrawn after
+        one of its own buttons replaced it. None when no question is waiting."""
+        step = self._waiting_step(state)
+        if step is None:
+            return None
+        state = state.clone()
+        turn = Turn(replies=[above])
+        self._ask(step, state, turn, ctx)
+        turn.replies = [replace(reply, edit=True) for reply in turn.replies]
+        return state, turn
+
     async def press(
         self, state: ConversationState, data: str, ctx: TurnContext
     ) -> tuple[ConversationState, Turn]:

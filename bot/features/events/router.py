@@ -49,8 +49,27 @@ async def press(
     if data is not None and data.a == cb.TALK_TO_COACH and engine.dialogs.get("handoff"):
         return await engine.begin(state, ctx, "handoff")
     browser = await _browser(state, ctx, can_edit=can_edit)
+    suggestions = View(cb.FOR_YOU)
+    back_to_suggestions = data is not None and (data.a, data.v) == (cb.LIST, suggestions.key)
+    if back_to_suggestions and _under_suggestions(state):
+        # back from a card to the suggestions the dialog's question was shown below: both
+        # again, as one message, so that the question's buttons are not lost
+        reply = await browser.list_reply(suggestions, 0, edit=False, in_dialog=True)
+        asked = engine.ask_below(browser.state or state, reply, ctx) if reply else None
+        if asked is not None:
+            return asked
     turn = await _press(browser, data)
     return browser.state or state, turn
+
+
+def _under_suggestions(state: ConversationState) -> bool:
+    """Whether the question the person is on was shown below their suggestions."""
+    for row in state.lead_buttons:
+        for button in row:
+            data = cb.parse(button.data) if button.data else None
+            if data is not None and (data.a, data.v) == (cb.CARD, View(cb.FOR_YOU).key):
+                return True
+    return False
 
 
 async def _press(browser: Browser, data: EventsData | None) -> Turn:

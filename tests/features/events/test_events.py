@@ -44,6 +44,7 @@ from tests.support import (
     make_harness,
     make_settings,
     onboard,
+    texts_of,
 )
 
 NOW = datetime(2027, 1, 5, 10, 0, tzinfo=HELSINKI)  # a Tuesday
@@ -200,8 +201,13 @@ async def test_career_plan_ends_with_suggestions_and_reasons(h: Harness) -> None
     assert card.text == f"{YK_CARD}\n🎟 Paikkoja jäljellä: 12"
     calls = await person.press(data_of(card, "↩ Takaisin"), person.messages()[-1])
     [back] = edits(calls)
-    assert back.text.startswith("Nämä voisivat sopia sinulle:\n\n1. YrittäjäKaverit Karkkila")
-    assert labels(back)[-1] == "↩ Takaisin"
+    assert [type(c).__name__ for c in calls] == ["AnswerCallbackQuery", "EditMessageText"]
+    # the suggestions and the dialog's question below them, as they were first shown
+    assert back.text == suggestions.text
+    assert buttons_of(back) == buttons_of(suggestions)
+    # and the question's buttons work
+    calls = await person.click("Seuraavat askeleet")
+    assert any(t.startswith("🧭 Tässä ovat seuraavat askeleesi.") for t in texts_of(calls))
 
 
 # -- the browser ---------------------------------------------------------------------------------
