@@ -50,7 +50,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             setup_logging("WARNING", settings.log_format, settings.secrets())
             print("No BOT_TOKEN is set: starting the terminal chat instead (Ctrl-D to leave).\n")
             return asyncio.run(talk(settings, 1, None, "Testi", False))
-        print("urapolku: configuration error: BOT_TOKEN is not set", file=sys.stderr)
+        print(
+            "urapolku: configuration error: BOT_TOKEN is not set (without a terminal there is "
+            "no chat to fall back to; `urapolku chat` talks to the bot in a terminal)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.webhook and (settings.webhook_secret is None or not settings.webhook_url):
         print(
