@@ -66,18 +66,35 @@ async def while_open(
         with contextlib.suppress(TelegramAPIError):
             await message.answer(conversation.t("handoff.only_text_media"))
         return
+    await _relay(message, app, uow, req, kind, acknowledge=False)
+
+
+async def _relay(
+    message: Message,
+    app: App,
+    uow: UnitOfWork,
+    req: RequestInfo,
+    kind: str,
+    *,
+    acknowledge: bool,
+) -> bool:
+    """Pass the person's message to the coaches (committed with the update; the outbox sends
+    it). With ``acknowledge``: whether the person is due a "sent" for it (one per burst)."""
+    now = app.clock()
     async with uow.transaction() as session:
+        due = acknowledge and await service.acknowledgement_due(session, req, now=now)
         await service.relay_from_person(
             session,
             req,
             kind,
-            text if text is not None else message.caption,
+            message.text if message.text is not None else message.caption,
             person_chat_id=message.chat.id,
             person_message_id=message.message_id,
             edited=message.edit_date is not None,
-            now=app.clock(),
+            now=now,
         )
     kick(app)
+    return due
 
 
 async def _while_waiting(
@@ -105,21 +122,7 @@ async def _while_waiting(
     kind = relay_kind(message)
     if kind is None:  # a sticker, a location …: the dialogs answer it as usual
         raise SkipHandler
-    now = app.clock()
-    async with uow.transaction() as session:
-        ack = await service.acknowledgement_due(session, req, now=now)
-        await service.relay_from_person(
-            session,
-            req,
-            kind,
-            text if text is not None else message.caption,
-            person_chat_id=message.chat.id,
-            person_message_id=message.message_id,
-            edited=message.edit_date is not None,
-            now=now,
-        )
-    kick(app)
-    if ack:
+    if await _relay(message, app, uow, req, kind, acknowledge=True):
         with contextlib.suppress(TelegramAPIError):
             await message.answer(conversation.t("handoff.sent_while_waiting"))
 
