@@ -75,7 +75,10 @@ class SavedReply:
         return self.label.get(language) or self.label.get(fallback) or self.id
 
     def text_in(self, language: str, fallback: str) -> str:
-        return self.text.get(language) or self.text.get(fallback) or ""
+        """The text in ``language``, else in its base language (fi for fi-selko), else in
+        ``fallback``."""
+        base = language.split("-")[0]
+        return self.text.get(language) or self.text.get(base) or self.text.get(fallback) or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,6 +241,21 @@ def test_broken_content_files_give_file_and_line(tmp_path: Path) -> None:
     )
 
 
+def test_saved_replies_in_plain_finnish_for_people_who_read_it() -> None:
+    """The bundled saved replies each have a plain-Finnish text; a variant without one gets
+    its base language's text, an unknown language the default's."""
+    content, problems = check_handoff_content(ROOT / "content")
+    assert problems == []
+    assert content is not None
+    assert content.saved_replies
+    for reply in content.saved_replies:
+        plain, standard = reply.text_in("fi-selko", "fi"), reply.text_in("fi", "fi")
+        assert plain, reply.id
+        assert plain != standard, reply.id
+        assert reply.text_in("sv-lätt", "fi") == reply.text_in("sv", "fi")
+        assert reply.text_in("xx", "fi") == standard
+
+
 def test_missing_files_are_defaults_not_errors(tmp_path: Path) -> None:
     content, problems = check_handoff_content(tmp_path)
     assert content is not None
