@@ -2,8 +2,8 @@
 and no network. Buttons are shown as numbers; type a number to press one, or type text.
 
 A message the bot edits is printed again in full, marked ✎ (a terminal cannot change what it
-printed); a link button prints its address and sends nothing, as a phone opens the link; text
-wraps to the terminal's width."""
+printed); a link button prints its address and sends nothing, as a phone opens the link; a
+file prints its name and its caption; text wraps to the terminal's width."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ UPDATED = "✎ "
 #: after the label of a link button, and before its address when it is pressed
 LINK_BUTTON = " ↗"
 LINK = "🔗 "
+#: before the name of a file the bot sends (its caption follows below it)
+FILE = "📎 "
 INDENT = "  "
 BUTTON_INDENT = "    "
 
@@ -64,7 +66,11 @@ class Printer:
         ) and isinstance(result, Message):
             self._show(result, updated=True)
         elif isinstance(method, SendDocument):
-            self.out.write(f"\n{INDENT}📎 {getattr(method.document, 'filename', 'file')}\n")
+            # the file, then its caption below it, as a phone shows them
+            self.out.write(f"\n{INDENT}{FILE}{getattr(method.document, 'filename', 'file')}\n")
+            pad = INDENT + " " * len(FILE)
+            for paragraph in (method.caption or "").splitlines():
+                self._wrap(paragraph, pad, pad)
         self.out.flush()
 
     def link(self, url: str) -> None:

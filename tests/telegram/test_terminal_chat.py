@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiogram.methods import SendMessage
-from aiogram.types import Chat, Message
+from aiogram.methods import SendDocument, SendMessage
+from aiogram.types import BufferedInputFile, Chat, Message
 
 from bot.app import App
 from bot.cli import main
@@ -223,3 +223,13 @@ def test_text_wraps_to_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> No
     assert all(line.startswith("  sana") for line in narrow[1:])
     wide = printed(words, 300, monkeypatch)
     assert wide == ["", "  " + words]
+
+
+def test_a_file_prints_its_name_and_its_caption_below() -> None:
+    out = io.StringIO()
+    caption = "✅ Sinulla on paikka.\nAvaa tiedosto."
+    method = SendDocument(
+        chat_id=5, document=BufferedInputFile(b"BEGIN:VCALENDAR", "tapahtuma.ics"), caption=caption
+    )
+    Printer(out, width=60)(method, None)
+    assert out.getvalue() == "\n  📎 tapahtuma.ics\n    ✅ Sinulla on paikka.\n    Avaa tiedosto.\n"
