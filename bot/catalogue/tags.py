@@ -251,10 +251,11 @@ NAME_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 #: Single texts that are not names of a vocabulary value.
 OTHER_TEXT_KEYS: Final[tuple[str, ...]] = (
     "catalogue.online",  # "Online" as a place
-    "catalogue.unconfirmed",
-    "catalogue.address_unconfirmed",
-    "catalogue.confirmed",  # "Checked with the organiser on {date}": on the card  # in place of a street address nobody has given yet  # "To be confirmed – ask a coach": an item without 'confirmed'
+    "catalogue.unconfirmed",  # "To be confirmed – ask a coach": an item without 'confirmed'
+    "catalogue.address_unconfirmed",  # in place of a street address nobody has given yet
+    "catalogue.confirmed",  # "Checked with the organiser on {date}": on the card
     "catalogue.audience.everyone",
+    "catalogue.audience.and",  # " and ", between the last two groups on a card
     "catalogue.audience.international_students",
     "catalogue.audience.long_term_unemployed",
     "catalogue.audience.only",  # "For {whom}": an item meant for others than the person

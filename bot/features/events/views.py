@@ -86,7 +86,11 @@ def audience_text(item: Item, t: Texts) -> str:
         parts.append(t("catalogue.audience.long_term_unemployed"))
     if audience.international_students:
         parts.append(t("catalogue.audience.international_students"))
-    return ", ".join(parts) or t("catalogue.audience.everyone")
+    if not parts:
+        return t("catalogue.audience.everyone")
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + t("catalogue.audience.and") + parts[-1]
 
 
 def languages_text(item: Item, t: Texts) -> str:

@@ -55,6 +55,26 @@ async def test_a_swedish_reader_sees_ekenas_and_that_nothing_is_confirmed(h: Har
     assert "Tammisaari" not in card.text
 
 
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("Suomi", "👥 Kenelle: yli 50-vuotiaille, työttömille ja niille, joiden työ on loppumassa"),
+        (
+            "Svenska",
+            "👥 För: personer över 50 år, arbetslösa och personer vars arbete håller på att ta slut",
+        ),
+        ("English", "👥 For: people over 50, people out of work and people whose job is ending"),
+    ],
+)
+async def test_a_card_says_whom_it_is_for_as_a_sentence(
+    h: Harness, language: str, line: str
+) -> None:
+    person = await onboard(h, 1001, language=language)
+    calls = await person.send("/start ev_duunikaverit-raasepori")
+    [card] = sent(calls)
+    assert line in card.text.split("\n")
+
+
 async def test_an_english_list_marks_every_unconfirmed_line(h: Harness) -> None:
     person = await onboard(h, 1001, language="English")
     await person.click("Events and training")

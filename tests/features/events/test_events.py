@@ -70,7 +70,7 @@ YK_CARD = (
     "🔁 19.1.2027–4.2.2027, tiistai ja torstai klo 9.00; "
     "13.4.2027–29.4.2027, tiistai ja torstai klo 9.00\n"
     f"{KARKKILA_TOWN_HALL}\n"
-    "👥 Yli 50-vuotiaat\n"
+    "👥 Kenelle: yli 50-vuotiaille\n"
     "🗣 suomi"
 )
 #: the choice of the first run of YrittäjäKaverit Karkkila (the course is held twice)
@@ -319,7 +319,7 @@ async def test_card_of_an_item_without_sign_up(h: Harness) -> None:
     [card] = sent(calls)
     assert card.text.endswith(
         f"🔁 joka perjantai klo 10.00\n{KARKKILA_TOWN_HALL}\n"
-        "👥 Kaikille\n🗣 suomi\n🎟 Ei ilmoittautumista, tule paikalle"
+        "👥 Kenelle: kaikille\n🗣 suomi\n🎟 Ei ilmoittautumista, tule paikalle"
     )
     assert labels(card) == [
         "🗺 Kartta",
