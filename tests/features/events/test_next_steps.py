@@ -87,7 +87,7 @@ async def test_an_english_reader_is_not_sent_to_finnish_only_events(h: Harness) 
     assert "Duunitreffit" not in listed  # Finnish only
     assert named_items_are_listed(listed, steps) == ["Ohjaamo Rovaniemi"]
     assert steps == (
-        "🧭 Here are your next steps. You can also show these messages to a coach.\n\n"
+        "🧭 Here are your next steps. You can also show this message to a coach.\n\n"
         "👉 Visit Ohjaamo Rovaniemi. It is for people under 30. You get free help there with "
         "work, studies and everyday matters.\n\n"
         "👉 Ask your university's career services and come to the recruitment events. Meeting "
