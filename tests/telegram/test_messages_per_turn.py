@@ -121,5 +121,12 @@ async def test_the_suggestions_are_a_summary_and_a_list_with_the_way_on(h: Harne
     assert steps.text.startswith("🧭 Tässä ovat seuraavat askeleesi.")
     assert steps.text.count("👉") == 4
     assert steps.text.endswith("\n\nMitä haluat tehdä nyt?")
+    # below the steps, the same question without "Next steps" again
+    assert [label for label, _ in buttons_of(steps)] == [
+        "Puhu tästä valmentajalle",
+        "Näytä suunnitelmani",
+        "Aloita suunnitelma alusta",
+        "Takaisin valikkoon",
+    ]
     await person.click("Takaisin valikkoon")
     assert person.last_text.endswith("Mitä haluat tehdä?")
