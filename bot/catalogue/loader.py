@@ -25,9 +25,9 @@ are listed as a note, one per file.
 from __future__ import annotations
 
 import string
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -45,7 +45,7 @@ from bot.content.source import (
     suggest,
 )
 
-from .calendar import describe_time_problem, holiday_name, local_time_problem
+from .calendar import TimeProblem, describe_time_problem, holiday_name, local_time_problem
 from .field_topics import default_path, load_field_topics
 from .schedule import is_past, meeting_days, range_days
 from .schema import (
@@ -741,14 +741,7 @@ def _calendar_problems(doc: YamlDocument, item: Item) -> list[Problem]:
     for i, start in enumerate(schedule.dates or ()):
         day, clock = start.date(), start.timetz().replace(tzinfo=None)
         if start.fold == 0 and (problem := local_time_problem(day, clock)) is not None:
-            problems.append(
-                doc.problem(
-                    ("schedule", "dates", i),
-                    describe_time_problem(problem, day, clock),
-                    hint="choose another time",
-                    code="time",
-                )
-            )
+            problems.append(_time_problem(doc, ("schedule", "dates", i), day, problem, clock))
         name = holiday_name(day)
         if name is not None and not item.on_holidays:
             problems.append(
@@ -762,31 +755,29 @@ def _calendar_problems(doc: YamlDocument, item: Item) -> list[Problem]:
                 )
             )
     for i, run in enumerate(schedule.range or ()):
-        for day in range_days(run):
-            if (problem := local_time_problem(day, run.time)) is not None:
-                problems.append(
-                    doc.problem(
-                        ("schedule", "range", i, "time"),
-                        describe_time_problem(problem, day, run.time),
-                        hint="choose another time",
-                        code="time",
-                    )
-                )
-                break
+        if (bad := _first_bad_time(range_days(run), run.time)) is not None:
+            problems.append(_time_problem(doc, ("schedule", "range", i, "time"), *bad, run.time))
     for i, rule in enumerate(schedule.weekly or ()):
         wanted = {WEEKDAYS.index(d) for d in rule.weekday}
         last = rule.until or rule.from_ + timedelta(days=_DST_LOOKAHEAD_DAYS)
-        day = rule.from_
-        while day <= last:
-            if day.weekday() in wanted and (problem := local_time_problem(day, rule.time)):
-                problems.append(
-                    doc.problem(
-                        ("schedule", "weekly", i, "time"),
-                        describe_time_problem(problem, day, rule.time),
-                        hint="choose another time",
-                        code="time",
-                    )
-                )
-                break
-            day += timedelta(days=1)
+        days = (rule.from_ + timedelta(days=n) for n in range((last - rule.from_).days + 1))
+        meetings = (day for day in days if day.weekday() in wanted)
+        if (bad := _first_bad_time(meetings, rule.time)) is not None:
+            problems.append(_time_problem(doc, ("schedule", "weekly", i, "time"), *bad, rule.time))
     return problems
+
+
+def _first_bad_time(days: Iterable[date], clock: time) -> tuple[date, TimeProblem] | None:
+    """The first of ``days`` on which ``clock`` is skipped or shown twice, with which."""
+    for day in days:
+        if (problem := local_time_problem(day, clock)) is not None:
+            return day, problem
+    return None
+
+
+def _time_problem(
+    doc: YamlDocument, loc: Loc, day: date, problem: TimeProblem, clock: time
+) -> Problem:
+    return doc.problem(
+        loc, describe_time_problem(problem, day, clock), hint="choose another time", code="time"
+    )
